@@ -133,7 +133,7 @@ impl PushStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PushOpResult {
+pub struct PushOpResult<P> {
     pub op_id: String,
     pub status: PushStatus,
     /// The server version the op was stored at (applied), or first stored at (duplicate).
@@ -141,13 +141,18 @@ pub struct PushOpResult {
     pub server_version: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<SyncError>,
+    /// For a superseded op, the version that beat it. The pusher applies it at once: the
+    /// winner may sit below its cursor (for instance a delete whose tombstone was purged), so
+    /// it would never arrive by pulling.
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    pub current: Option<SyncChange<P>>,
 }
 
 /// Per-op results, in the order of the batch's ops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PushResult {
-    pub results: Vec<PushOpResult>,
+pub struct PushResult<P> {
+    pub results: Vec<PushOpResult<P>>,
     /// The server's version counter after the batch.
     pub server_version: u64,
 }
@@ -163,6 +168,23 @@ pub struct PullRequest {
     pub tables: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    /// The client holds nothing from before this pull sequence (a bootstrap or a rescan that
+    /// stages the full set). Its first page (cursor 0) is served whatever the retention floor:
+    /// a client with no data cannot miss a deletion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub snapshot: bool,
+    /// The `retentionFloor` the first page of this pull sequence reported. Later pages may sit
+    /// below the floor as long as the floor has not risen since the sequence began (nothing
+    /// the client could have seen has been purged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_floor: Option<u64>,
+}
+
+impl PullRequest {
+    /// A request for the page after `cursor`.
+    pub fn new(scope: SyncScope, cursor: u64, limit: u32) -> Self {
+        PullRequest { scope, cursor, limit, tables: None, device_id: None, snapshot: false, retention_floor: None }
+    }
 }
 
 /// One page of changes.
@@ -177,6 +199,10 @@ pub struct PullResponse<P> {
     /// provider knows (used for progress and to check staged data before sealing it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// The server's retention floor: the highest version of a purged tombstone. Send it back
+    /// as `PullRequest::retention_floor` with the next pages of the same sequence.
+    #[serde(default)]
+    pub retention_floor: u64,
 }
 
 #[cfg(test)]

@@ -10,8 +10,13 @@
 //! - the op ids it has seen, so a retried push changes nothing (idempotent by `opId`);
 //! - each device's cursor and when it was last seen;
 //! - a retention floor: tombstones that every active device has pulled and that are older
-//!   than the retention are purged, and a pull from a cursor below the highest purged version
-//!   would miss deletions, so it is answered with `cursor_expired`.
+//!   than the retention are purged from the change log, and a pull from a cursor below the
+//!   highest purged version would miss deletions, so it is answered with `cursor_expired`.
+//!
+//! A purged tombstone leaves its stamp behind (no payload, no log entry). Without it, a write
+//! made before the delete by a device that was offline longer than the retention would find
+//! no record when it finally arrives and resurrect it; with it, the conflict rule still sees
+//! the delete and the late write is superseded.
 
 use crate::change::{Payload, PendingOp, PullRequest, PullResponse, PushBatch, PushOpResult, PushResult, PushStatus, SyncChange, SyncScope};
 use crate::conflict::{incoming_wins, VersionRef};
@@ -64,11 +69,21 @@ struct Workspace<P> {
     seen_ops: HashMap<String, Option<u64>>,
     devices: HashMap<String, DeviceCursor>,
     floor: u64,
+    // Stamps of purged tombstones, so late writes cannot resurrect what they deleted.
+    purged: HashMap<(String, String), ChangeStamp>,
 }
 
 impl<P> Default for Workspace<P> {
     fn default() -> Self {
-        Workspace { version: 0, records: HashMap::new(), log: BTreeMap::new(), seen_ops: HashMap::new(), devices: HashMap::new(), floor: 0 }
+        Workspace {
+            version: 0,
+            records: HashMap::new(),
+            log: BTreeMap::new(),
+            seen_ops: HashMap::new(),
+            devices: HashMap::new(),
+            floor: 0,
+            purged: HashMap::new(),
+        }
     }
 }
 
@@ -106,7 +121,7 @@ impl<P: Payload> MemoryServer<P> {
     /// Applies a batch atomically: it is validated whole first, and a bad op rejects the batch
     /// with nothing stored. Each op is then applied, deduplicated or superseded by the
     /// conflict rule.
-    pub fn push(&mut self, batch: PushBatch<P>, now_ms: u64) -> SyncResult<PushResult> {
+    pub fn push(&mut self, batch: PushBatch<P>, now_ms: u64) -> SyncResult<PushResult<P>> {
         let mut ctx = ValidationContext::new(None, now_ms);
         ctx.limits = self.config.limits;
         validate_typed_ops(&batch.ops, &ctx)?;
@@ -138,8 +153,12 @@ impl<P: Payload> MemoryServer<P> {
                 format!("cursor {} is ahead of the server ({}); the server's data was reset", request.cursor, ws.version),
             ));
         }
-        // Cursor 0 is a full pull: it needs no deletions, so it is always served.
-        if request.cursor > 0 && request.cursor < ws.floor {
+        // Below the floor a client may have missed purged deletions, unless it holds nothing
+        // from before (the first page of a snapshot) or the floor has not risen since its
+        // sequence began.
+        let fresh_snapshot = request.snapshot && request.cursor == 0;
+        let floor_unchanged = request.retention_floor.is_some_and(|seen| seen >= ws.floor);
+        if request.cursor < ws.floor && !fresh_snapshot && !floor_unchanged {
             return Err(SyncError::new(
                 ErrorCode::CursorExpired,
                 format!("cursor {} is below the retention floor {}; rescan from 0", request.cursor, ws.floor),
@@ -174,7 +193,7 @@ impl<P: Payload> MemoryServer<P> {
             // Everything up to the head has been delivered, including versions compacted away.
             next_cursor = ws.version;
         }
-        Ok(PullResponse { changes, next_cursor, has_more, total: Some(remaining) })
+        Ok(PullResponse { changes, next_cursor, has_more, total: Some(remaining), retention_floor: ws.floor })
     }
 
     /// Records how far a device has pulled; it never moves backwards.
@@ -216,7 +235,9 @@ impl<P: Payload> MemoryServer<P> {
                 .collect();
             for version in doomed {
                 if let Some(key) = ws.log.remove(&version) {
-                    ws.records.remove(&key);
+                    if let Some(tombstone) = ws.records.remove(&key) {
+                        ws.purged.insert(key, tombstone.stamp);
+                    }
                     ws.floor = ws.floor.max(version);
                     purged += 1;
                 }
@@ -273,28 +294,52 @@ fn check_scope(scope: &SyncScope) -> SyncResult<()> {
     Ok(())
 }
 
-fn apply_op<P: Payload>(ws: &mut Workspace<P>, op: PendingOp<P>, now_ms: u64) -> PushOpResult {
+fn apply_op<P: Payload>(ws: &mut Workspace<P>, op: PendingOp<P>, now_ms: u64) -> PushOpResult<P> {
     let op_id = op.stamp.op_id.clone();
-    if let Some(&first) = ws.seen_ops.get(&op_id) {
-        return PushOpResult { op_id, status: PushStatus::Duplicate, server_version: first, error: None };
-    }
     let key = (op.table_name, op.pk);
-    let current = ws.records.get(&key);
-    let wins = incoming_wins(VersionRef::new(&op.stamp, op.op), current.map(|c| VersionRef::new(&c.stamp, c.op)));
+    if let Some(&first) = ws.seen_ops.get(&op_id) {
+        // A retry of an op seen before. If the record has moved on since, report its current
+        // version too: the pusher may have kept its op through a rescan and never see it.
+        let current = current_change(ws, &key).filter(|c| c.stamp.op_id != op_id);
+        return PushOpResult { op_id, status: PushStatus::Duplicate, server_version: first, error: None, current };
+    }
+    let current = match ws.records.get(&key) {
+        Some(stored) => Some(VersionRef::new(&stored.stamp, stored.op)),
+        None => ws.purged.get(&key).map(|stamp| VersionRef::new(stamp, OpKind::Delete)),
+    };
+    let wins = incoming_wins(VersionRef::new(&op.stamp, op.op), current);
     if !wins {
         ws.seen_ops.insert(op_id.clone(), None);
-        return PushOpResult { op_id, status: PushStatus::Superseded, server_version: None, error: None };
+        let current = current_change(ws, &key);
+        return PushOpResult { op_id, status: PushStatus::Superseded, server_version: None, error: None, current };
     }
     ws.version += 1;
     let version = ws.version;
     if let Some(previous) = ws.records.get(&key) {
         ws.log.remove(&previous.server_version);
     }
+    ws.purged.remove(&key);
     ws.log.insert(version, key.clone());
     let payload = if op.op == OpKind::Put { op.payload } else { None };
     ws.records.insert(key, StoredVersion { op: op.op, payload, stamp: op.stamp, server_version: version, stored_at_ms: now_ms });
     ws.seen_ops.insert(op_id.clone(), Some(version));
-    PushOpResult { op_id, status: PushStatus::Applied, server_version: Some(version), error: None }
+    PushOpResult { op_id, status: PushStatus::Applied, server_version: Some(version), error: None, current: None }
+}
+
+/// The current version of a record as a change, purged tombstones included (reported at the
+/// retention floor, since they have no log entry any more).
+fn current_change<P: Clone>(ws: &Workspace<P>, key: &(String, String)) -> Option<SyncChange<P>> {
+    match ws.records.get(key) {
+        Some(stored) => Some(to_change(key, stored)),
+        None => ws.purged.get(key).map(|stamp| SyncChange {
+            table_name: key.0.clone(),
+            pk: key.1.clone(),
+            op: OpKind::Delete,
+            payload: None,
+            server_version: ws.floor.max(1),
+            stamp: stamp.clone(),
+        }),
+    }
 }
 
 fn to_change<P: Clone>(key: &(String, String), stored: &StoredVersion<P>) -> SyncChange<P> {
@@ -336,12 +381,12 @@ mod tests {
         }
     }
 
-    fn push(server: &mut MemoryServer<Value>, ops: Vec<PendingOp<Value>>) -> PushResult {
+    fn push(server: &mut MemoryServer<Value>, ops: Vec<PendingOp<Value>>) -> PushResult<Value> {
         server.push(PushBatch { scope: scope(), device_id: "dev".into(), ops }, NOW).unwrap()
     }
 
     fn pull(server: &mut MemoryServer<Value>, cursor: u64, limit: u32) -> SyncResult<PullResponse<Value>> {
-        server.pull(&PullRequest { scope: scope(), cursor, limit, tables: None, device_id: None }, NOW)
+        server.pull(&PullRequest::new(scope(), cursor, limit), NOW)
     }
 
     #[test]
@@ -353,6 +398,7 @@ mod tests {
         let again = push(&mut server, vec![op("a", OpKind::Put, 1, "A", "o1"), op("b", OpKind::Put, 1, "A", "o2")]);
         assert_eq!(again.results[0].status, PushStatus::Duplicate);
         assert_eq!(again.results[0].server_version, Some(1));
+        assert_eq!(again.results[0].current, None, "the record is still at this op");
         assert_eq!(again.server_version, 2, "a retried batch changes nothing");
     }
 
@@ -362,6 +408,7 @@ mod tests {
         push(&mut server, vec![op("a", OpKind::Put, 2, "A", "new")]);
         let late = push(&mut server, vec![op("a", OpKind::Put, 1, "B", "old")]);
         assert_eq!(late.results[0].status, PushStatus::Superseded);
+        assert_eq!(late.results[0].current.as_ref().unwrap().stamp.op_id, "new", "the winner is reported");
         assert_eq!(server.get(&scope(), "notes", "a").unwrap().stamp.op_id, "new");
         let del = push(&mut server, vec![op("a", OpKind::Delete, 3, "B", "del")]);
         assert_eq!(del.results[0].status, PushStatus::Applied);
@@ -415,7 +462,7 @@ mod tests {
         tag.table_name = "tags".into();
         push(&mut server, vec![tag, op("n", OpKind::Put, 1, "A", "n1")]);
         let response = server
-            .pull(&PullRequest { scope: scope(), cursor: 0, limit: 10, tables: Some(vec!["notes".into()]), device_id: None }, NOW)
+            .pull(&PullRequest { tables: Some(vec!["notes".into()]), ..PullRequest::new(scope(), 0, 10) }, NOW)
             .unwrap();
         assert_eq!(response.changes.len(), 1);
         assert_eq!(response.next_cursor, 2);
@@ -434,11 +481,33 @@ mod tests {
         assert_eq!(server.collect_garbage(NOW + 2 * DAY), 1);
         assert_eq!(server.stats(&scope()).floor, 3);
         assert!(server.get(&scope(), "notes", "a").is_none());
-        // A device that stopped at cursor 2 would miss the delete: expired. Cursor 0 is fine.
+        // A device that stopped at cursor 2 would miss the delete: expired. So would a device
+        // that holds data from cursor 0; only a snapshot (a client holding nothing) is served.
         assert_eq!(pull(&mut server, 2, 10).unwrap_err().code, ErrorCode::CursorExpired);
-        let full = pull(&mut server, 0, 10).unwrap();
+        assert_eq!(pull(&mut server, 0, 10).unwrap_err().code, ErrorCode::CursorExpired);
+        let full = server.pull(&PullRequest { snapshot: true, ..PullRequest::new(scope(), 0, 10) }, NOW).unwrap();
         assert_eq!(full.changes.len(), 1);
         assert!(pull(&mut server, 3, 10).is_ok());
+        // A full pull that began after the purge pages through cursors below the floor.
+        let first = server.pull(&PullRequest { snapshot: true, ..PullRequest::new(scope(), 0, 1) }, NOW).unwrap();
+        assert_eq!(first.retention_floor, 3);
+        let next = PullRequest { snapshot: true, retention_floor: Some(first.retention_floor), ..PullRequest::new(scope(), first.next_cursor, 1) };
+        assert!(server.pull(&next, NOW).is_ok());
+        // But if the floor rises during the sequence, its later pages expire.
+        push(&mut server, vec![op("b", OpKind::Delete, 2, "A", "o4")]);
+        server.update_cursor(&scope(), "fast", 4, NOW + 2 * DAY).unwrap();
+        server.update_cursor(&scope(), "slow", 4, NOW + 2 * DAY).unwrap();
+        assert_eq!(server.collect_garbage(NOW + 4 * DAY), 1);
+        assert_eq!(server.pull(&next, NOW).unwrap_err().code, ErrorCode::CursorExpired);
+        // A write made before the delete, arriving after the purge, does not resurrect it...
+        let late = push(&mut server, vec![op("a", OpKind::Put, 1, "B", "late")]);
+        assert_eq!(late.results[0].status, PushStatus::Superseded);
+        let winner = late.results[0].current.as_ref().unwrap();
+        assert_eq!((winner.op, winner.stamp.op_id.as_str()), (OpKind::Delete, "o3"));
+        assert!(server.get(&scope(), "notes", "a").is_none());
+        // ...while a write that saw the delete (higher clock) re-creates the record.
+        let again = push(&mut server, vec![op("a", OpKind::Put, 3, "B", "again")]);
+        assert_eq!(again.results[0].status, PushStatus::Applied);
     }
 
     #[test]
