@@ -37,7 +37,12 @@ impl RemoteDecision {
 /// Decides the fate of a remote change. `local` is the stored version (record or tombstone),
 /// `local_pending` whether an unacknowledged local op exists for the record, `is_echo`
 /// whether the change's op id is one this device pushed recently.
-pub fn decide_remote(local: Option<VersionRef<'_>>, local_pending: bool, incoming: VersionRef<'_>, is_echo: bool) -> RemoteDecision {
+pub fn decide_remote(
+    local: Option<VersionRef<'_>>,
+    local_pending: bool,
+    incoming: VersionRef<'_>,
+    is_echo: bool,
+) -> RemoteDecision {
     if is_echo {
         return RemoteDecision::Echo;
     }
@@ -58,7 +63,12 @@ mod tests {
     use crate::stamp::{ChangeStamp, OpKind};
 
     fn stamp(clock: u64, op_id: &str) -> ChangeStamp {
-        ChangeStamp { clock, hlc: format!("{clock:016x}-0000000000000001"), device_id: "d".into(), op_id: op_id.into() }
+        ChangeStamp {
+            clock,
+            hlc: format!("{clock:016x}-0000000000000001"),
+            device_id: "d".into(),
+            op_id: op_id.into(),
+        }
     }
 
     #[test]
@@ -67,12 +77,30 @@ mod tests {
         let new = stamp(2, "b");
         let v = |s, op| VersionRef::new(s, op);
         assert_eq!(decide_remote(None, false, v(&old, OpKind::Put), false), RemoteDecision::Apply);
-        assert_eq!(decide_remote(Some(v(&old, OpKind::Put)), false, v(&new, OpKind::Put), false), RemoteDecision::Apply);
-        assert_eq!(decide_remote(Some(v(&old, OpKind::Put)), true, v(&new, OpKind::Delete), false), RemoteDecision::ApplyOverPending);
-        assert_eq!(decide_remote(Some(v(&new, OpKind::Put)), true, v(&old, OpKind::Put), false), RemoteDecision::KeepLocal);
-        assert_eq!(decide_remote(Some(v(&new, OpKind::Delete)), false, v(&old, OpKind::Put), false), RemoteDecision::KeepLocal);
-        assert_eq!(decide_remote(Some(v(&new, OpKind::Put)), false, v(&new, OpKind::Put), false), RemoteDecision::Identical);
-        assert_eq!(decide_remote(Some(v(&old, OpKind::Put)), false, v(&new, OpKind::Put), true), RemoteDecision::Echo);
+        assert_eq!(
+            decide_remote(Some(v(&old, OpKind::Put)), false, v(&new, OpKind::Put), false),
+            RemoteDecision::Apply
+        );
+        assert_eq!(
+            decide_remote(Some(v(&old, OpKind::Put)), true, v(&new, OpKind::Delete), false),
+            RemoteDecision::ApplyOverPending
+        );
+        assert_eq!(
+            decide_remote(Some(v(&new, OpKind::Put)), true, v(&old, OpKind::Put), false),
+            RemoteDecision::KeepLocal
+        );
+        assert_eq!(
+            decide_remote(Some(v(&new, OpKind::Delete)), false, v(&old, OpKind::Put), false),
+            RemoteDecision::KeepLocal
+        );
+        assert_eq!(
+            decide_remote(Some(v(&new, OpKind::Put)), false, v(&new, OpKind::Put), false),
+            RemoteDecision::Identical
+        );
+        assert_eq!(
+            decide_remote(Some(v(&old, OpKind::Put)), false, v(&new, OpKind::Put), true),
+            RemoteDecision::Echo
+        );
         assert!(RemoteDecision::ApplyOverPending.writes() && RemoteDecision::ApplyOverPending.is_conflict());
         assert!(!RemoteDecision::KeepLocal.writes() && RemoteDecision::KeepLocal.is_conflict());
         assert!(!RemoteDecision::Echo.writes() && !RemoteDecision::Identical.is_conflict());

@@ -183,7 +183,15 @@ pub struct PullRequest {
 impl PullRequest {
     /// A request for the page after `cursor`.
     pub fn new(scope: SyncScope, cursor: u64, limit: u32) -> Self {
-        PullRequest { scope, cursor, limit, tables: None, device_id: None, snapshot: false, retention_floor: None }
+        PullRequest {
+            scope,
+            cursor,
+            limit,
+            tables: None,
+            device_id: None,
+            snapshot: false,
+            retention_floor: None,
+        }
     }
 }
 

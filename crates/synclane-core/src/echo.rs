@@ -16,7 +16,11 @@ impl RecentOpCache {
     /// A cache holding at most `capacity` ids (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        RecentOpCache { capacity, order: VecDeque::with_capacity(capacity), members: HashSet::with_capacity(capacity) }
+        RecentOpCache {
+            capacity,
+            order: VecDeque::with_capacity(capacity),
+            members: HashSet::with_capacity(capacity),
+        }
     }
 
     /// Remembers an op id; evicts the oldest when full.

@@ -88,8 +88,10 @@ impl HlcStamp {
             )));
         }
         // Both halves are validated hex, so these cannot fail; map anyway rather than unwrap.
-        let time = u64::from_str_radix(&text[..16], 16).map_err(|e| SyncError::invalid_change(e.to_string()))?;
-        let id = u64::from_str_radix(&text[17..], 16).map_err(|e| SyncError::invalid_change(e.to_string()))?;
+        let time =
+            u64::from_str_radix(&text[..16], 16).map_err(|e| SyncError::invalid_change(e.to_string()))?;
+        let id =
+            u64::from_str_radix(&text[17..], 16).map_err(|e| SyncError::invalid_change(e.to_string()))?;
         Ok(HlcStamp { time, id })
     }
 
@@ -161,7 +163,8 @@ impl HybridClock {
             return Err(SyncError::invalid_argument("deviceId must not be empty"));
         }
         let id = clock_id_for_device(device_id);
-        let uhlc_id = ID::try_from(u128::from(id)).map_err(|_| SyncError::new(ErrorCode::Internal, "zero clock id"))?;
+        let uhlc_id =
+            ID::try_from(u128::from(id)).map_err(|_| SyncError::new(ErrorCode::Internal, "zero clock id"))?;
         let hlc = HLCBuilder::new()
             .with_id(uhlc_id)
             .with_clock(injected_clock)
@@ -347,7 +350,11 @@ mod tests {
         assert_eq!(outcome, MergeOutcome::Skewed { ahead_ms: ten_minutes });
         let next = local.now();
         // The clock followed the remote stamp up to the bound and not a millisecond further.
-        assert_eq!(next.physical_ms(), T0 + ClockPolicy::default().max_drift_ms, "local clock must stop at now + drift");
+        assert_eq!(
+            next.physical_ms(),
+            T0 + ClockPolicy::default().max_drift_ms,
+            "local clock must stop at now + drift"
+        );
         // The far-ahead remote stamp still orders deterministically: above the local one.
         assert!(remote.encode() > next.encode());
     }

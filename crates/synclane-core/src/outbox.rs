@@ -91,7 +91,12 @@ pub struct OutboxConfig {
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        OutboxConfig { max_batch_ops: 200, max_batch_bytes: 512 * 1024, capacity_bytes: 32 * 1024 * 1024, retry: RetryPolicy::default() }
+        OutboxConfig {
+            max_batch_ops: 200,
+            max_batch_bytes: 512 * 1024,
+            capacity_bytes: 32 * 1024 * 1024,
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -164,12 +169,22 @@ pub enum Transition {
 
 /// Decides an in-flight entry's fate after its push. Rate limits wait for the time the server
 /// asked for and do not count as an attempt: the op did nothing wrong.
-pub fn transition<P>(entry: &OutboxEntry<P>, outcome: &PushOutcome, now_ms: u64, random: f64, retry: &RetryPolicy) -> Transition {
+pub fn transition<P>(
+    entry: &OutboxEntry<P>,
+    outcome: &PushOutcome,
+    now_ms: u64,
+    random: f64,
+    retry: &RetryPolicy,
+) -> Transition {
     match outcome {
         PushOutcome::Acknowledged => Transition::Remove,
         PushOutcome::Failed(error) if error.code == ErrorCode::RateLimited => {
             let wait = error.retry_after_ms.unwrap_or_else(|| retry.delay_ms(entry.attempts.max(1), random));
-            Transition::RetryAt { at_ms: now_ms.saturating_add(wait), attempts: entry.attempts, error: error.clone() }
+            Transition::RetryAt {
+                at_ms: now_ms.saturating_add(wait),
+                attempts: entry.attempts,
+                error: error.clone(),
+            }
         }
         PushOutcome::Failed(error) => {
             let attempts = entry.attempts.saturating_add(1);
@@ -262,7 +277,8 @@ impl<P: Payload> Outbox<P> {
     pub fn capture(&mut self, op: PendingOp<P>, now_ms: u64) -> CaptureOutcome {
         let key = (op.table_name.clone(), op.pk.clone());
         let byte_size = op.payload.as_ref().map_or(0, |p| p.byte_size()) as u64 + 64;
-        let newest = self.by_record.get(&key).and_then(|seqs| seqs.last()).and_then(|seq| self.entries.get(seq));
+        let newest =
+            self.by_record.get(&key).and_then(|seqs| seqs.last()).and_then(|seq| self.entries.get(seq));
         let (seq, replaced_op_id) = match coalesce(newest) {
             Coalesce::Append => {
                 let seq = self.next_seq;
@@ -295,7 +311,8 @@ impl<P: Payload> Outbox<P> {
     /// Takes the next due batch and marks its entries in flight.
     pub fn take_batch(&mut self, now_ms: u64) -> Vec<PendingOp<P>> {
         let ordered: Vec<&OutboxEntry<P>> = self.entries.values().collect();
-        let seqs: Vec<u64> = select_batch(&ordered, now_ms, &self.config).into_iter().map(|i| ordered[i].seq).collect();
+        let seqs: Vec<u64> =
+            select_batch(&ordered, now_ms, &self.config).into_iter().map(|i| ordered[i].seq).collect();
         let mut batch = Vec::with_capacity(seqs.len());
         for seq in seqs {
             if let Some(entry) = self.entries.get_mut(&seq) {
@@ -366,10 +383,18 @@ impl<P: Payload> Outbox<P> {
     }
 
     fn failed_entry_mut(&mut self, op_id: &str) -> SyncResult<&mut OutboxEntry<P>> {
-        let seq = self.seq_of(op_id).ok_or_else(|| SyncError::invalid_argument(format!("no op {op_id:?} in the outbox")))?;
-        let entry = self.entries.get_mut(&seq).ok_or_else(|| SyncError::new(ErrorCode::Internal, "index out of step"))?;
+        let seq = self
+            .seq_of(op_id)
+            .ok_or_else(|| SyncError::invalid_argument(format!("no op {op_id:?} in the outbox")))?;
+        let entry = self
+            .entries
+            .get_mut(&seq)
+            .ok_or_else(|| SyncError::new(ErrorCode::Internal, "index out of step"))?;
         if entry.state != OpState::Failed {
-            return Err(SyncError::invalid_argument(format!("op {op_id:?} is not failed (it is {:?})", entry.state)));
+            return Err(SyncError::invalid_argument(format!(
+                "op {op_id:?} is not failed (it is {:?})",
+                entry.state
+            )));
         }
         Ok(entry)
     }
@@ -413,7 +438,10 @@ impl<P: Payload> Outbox<P> {
 
     /// The newest unacknowledged op for a record.
     pub fn newest_for(&self, table: &str, pk: &str) -> Option<&OutboxEntry<P>> {
-        self.by_record.get(&(table.to_owned(), pk.to_owned())).and_then(|s| s.last()).and_then(|seq| self.entries.get(seq))
+        self.by_record
+            .get(&(table.to_owned(), pk.to_owned()))
+            .and_then(|s| s.last())
+            .and_then(|seq| self.entries.get(seq))
     }
 
     pub fn len(&self) -> usize {
@@ -458,7 +486,12 @@ mod tests {
             pk: pk.into(),
             op: kind,
             payload: (kind == OpKind::Put).then(|| json!({"id": pk, "body": op_id})),
-            stamp: ChangeStamp { clock, hlc: format!("{clock:016x}-0000000000000001"), device_id: "d".into(), op_id: op_id.into() },
+            stamp: ChangeStamp {
+                clock,
+                hlc: format!("{clock:016x}-0000000000000001"),
+                device_id: "d".into(),
+                op_id: op_id.into(),
+            },
         }
     }
 
@@ -472,7 +505,9 @@ mod tests {
 
     #[test]
     fn coalescing_keeps_only_the_last_op_of_a_waiting_record() {
-        for (first, second) in [(OpKind::Put, OpKind::Put), (OpKind::Put, OpKind::Delete), (OpKind::Delete, OpKind::Put)] {
+        for (first, second) in
+            [(OpKind::Put, OpKind::Put), (OpKind::Put, OpKind::Delete), (OpKind::Delete, OpKind::Put)]
+        {
             let mut ob = outbox();
             ob.capture(op("a", first, "1", 1), 0);
             ob.capture(op("b", OpKind::Put, "b1", 1), 0);
@@ -515,20 +550,26 @@ mod tests {
 
     #[test]
     fn batches_respect_count_and_bytes_but_never_stall_on_a_big_op() {
-        let mut ob: Outbox<Value> = Outbox::new(OutboxConfig { max_batch_ops: 3, max_batch_bytes: 300, ..OutboxConfig::default() }).unwrap();
+        let mut ob: Outbox<Value> =
+            Outbox::new(OutboxConfig { max_batch_ops: 3, max_batch_bytes: 300, ..OutboxConfig::default() })
+                .unwrap();
         for i in 0..5 {
             ob.capture(op(&format!("k{i}"), OpKind::Put, &format!("o{i}"), 1), 0);
         }
         assert_eq!(ob.take_batch(0).len(), 3, "count limit");
         let mut big = op("big", OpKind::Put, "big", 1);
         big.payload = Some(json!({"id": "big", "blob": "x".repeat(1000)}));
-        let mut ob2: Outbox<Value> = Outbox::new(OutboxConfig { max_batch_ops: 10, max_batch_bytes: 300, ..OutboxConfig::default() }).unwrap();
+        let mut ob2: Outbox<Value> =
+            Outbox::new(OutboxConfig { max_batch_ops: 10, max_batch_bytes: 300, ..OutboxConfig::default() })
+                .unwrap();
         ob2.capture(big, 0);
         ob2.capture(op("small", OpKind::Put, "s", 1), 0);
         let first = ob2.take_batch(0);
         assert_eq!(first.len(), 1, "an oversized op goes alone");
         assert_eq!(first[0].stamp.op_id, "big");
-        let mut ob3: Outbox<Value> = Outbox::new(OutboxConfig { max_batch_ops: 10, max_batch_bytes: 300, ..OutboxConfig::default() }).unwrap();
+        let mut ob3: Outbox<Value> =
+            Outbox::new(OutboxConfig { max_batch_ops: 10, max_batch_bytes: 300, ..OutboxConfig::default() })
+                .unwrap();
         for i in 0..6 {
             ob3.capture(op(&format!("k{i}"), OpKind::Put, &format!("o{i}"), 1), 0);
         }
@@ -552,15 +593,21 @@ mod tests {
 
     #[test]
     fn transient_errors_back_off_then_fail_after_max_attempts() {
-        let mut ob: Outbox<Value> =
-            Outbox::new(OutboxConfig { retry: RetryPolicy { max_attempts: 4, ..RetryPolicy::default() }, ..OutboxConfig::default() }).unwrap();
+        let mut ob: Outbox<Value> = Outbox::new(OutboxConfig {
+            retry: RetryPolicy { max_attempts: 4, ..RetryPolicy::default() },
+            ..OutboxConfig::default()
+        })
+        .unwrap();
         ob.capture(op("a", OpKind::Put, "1", 1), 0);
         let mut now = 0;
         let mut delays = vec![];
         for _ in 0..3 {
             assert_eq!(ob.take_batch(now).len(), 1);
             ob.settle("1", &transient(), now, 0.5);
-            let (state, due) = { let e = ob.get("1").unwrap(); (e.state, e.next_attempt_at_ms) };
+            let (state, due) = {
+                let e = ob.get("1").unwrap();
+                (e.state, e.next_attempt_at_ms)
+            };
             assert_eq!(state, OpState::Pending);
             delays.push(due - now);
             assert!(ob.take_batch(due - 1).is_empty(), "not due yet");
@@ -645,7 +692,8 @@ mod tests {
 
     #[test]
     fn capacity_is_signalled_and_bytes_are_tracked() {
-        let mut ob: Outbox<Value> = Outbox::new(OutboxConfig { capacity_bytes: 250, ..OutboxConfig::default() }).unwrap();
+        let mut ob: Outbox<Value> =
+            Outbox::new(OutboxConfig { capacity_bytes: 250, ..OutboxConfig::default() }).unwrap();
         let first = ob.capture(op("a", OpKind::Put, "1", 1), 0);
         assert!(!first.queue_full);
         let one = ob.counts().bytes;

@@ -18,7 +18,10 @@
 //! no record when it finally arrives and resurrect it; with it, the conflict rule still sees
 //! the delete and the late write is superseded.
 
-use crate::change::{Payload, PendingOp, PullRequest, PullResponse, PushBatch, PushOpResult, PushResult, PushStatus, SyncChange, SyncScope};
+use crate::change::{
+    Payload, PendingOp, PullRequest, PullResponse, PushBatch, PushOpResult, PushResult, PushStatus,
+    SyncChange, SyncScope,
+};
 use crate::conflict::{incoming_wins, VersionRef};
 use crate::error::{ErrorCode, SyncError, SyncResult};
 use crate::stamp::{ChangeStamp, OpKind};
@@ -41,7 +44,12 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         const DAY: u64 = 24 * 60 * 60 * 1000;
-        ServerConfig { tombstone_retention_ms: 7 * DAY, device_ttl_ms: 30 * DAY, max_pull_limit: 1000, limits: ValidationLimits::default() }
+        ServerConfig {
+            tombstone_retention_ms: 7 * DAY,
+            device_ttl_ms: 30 * DAY,
+            max_pull_limit: 1000,
+            limits: ValidationLimits::default(),
+        }
     }
 }
 
@@ -150,7 +158,10 @@ impl<P: Payload> MemoryServer<P> {
         if request.cursor > ws.version {
             return Err(SyncError::new(
                 ErrorCode::CursorExpired,
-                format!("cursor {} is ahead of the server ({}); the server's data was reset", request.cursor, ws.version),
+                format!(
+                    "cursor {} is ahead of the server ({}); the server's data was reset",
+                    request.cursor, ws.version
+                ),
             ));
         }
         // Below the floor a client may have missed purged deletions, unless it holds nothing
@@ -197,15 +208,25 @@ impl<P: Payload> MemoryServer<P> {
     }
 
     /// Records how far a device has pulled; it never moves backwards.
-    pub fn update_cursor(&mut self, scope: &SyncScope, device_id: &str, version: u64, now_ms: u64) -> SyncResult<()> {
+    pub fn update_cursor(
+        &mut self,
+        scope: &SyncScope,
+        device_id: &str,
+        version: u64,
+        now_ms: u64,
+    ) -> SyncResult<()> {
         if device_id.is_empty() {
             return Err(SyncError::invalid_argument("deviceId must not be empty"));
         }
         let ws = self.workspace_mut(scope)?;
         if version > ws.version {
-            return Err(SyncError::invalid_argument(format!("cursor {version} is ahead of the server ({})", ws.version)));
+            return Err(SyncError::invalid_argument(format!(
+                "cursor {version} is ahead of the server ({})",
+                ws.version
+            )));
         }
-        let device = ws.devices.entry(device_id.to_owned()).or_insert(DeviceCursor { version: 0, seen_at_ms: now_ms });
+        let device =
+            ws.devices.entry(device_id.to_owned()).or_insert(DeviceCursor { version: 0, seen_at_ms: now_ms });
         device.version = device.version.max(version);
         device.seen_at_ms = now_ms;
         Ok(())
@@ -301,7 +322,13 @@ fn apply_op<P: Payload>(ws: &mut Workspace<P>, op: PendingOp<P>, now_ms: u64) ->
         // A retry of an op seen before. If the record has moved on since, report its current
         // version too: the pusher may have kept its op through a rescan and never see it.
         let current = current_change(ws, &key).filter(|c| c.stamp.op_id != op_id);
-        return PushOpResult { op_id, status: PushStatus::Duplicate, server_version: first, error: None, current };
+        return PushOpResult {
+            op_id,
+            status: PushStatus::Duplicate,
+            server_version: first,
+            error: None,
+            current,
+        };
     }
     let current = match ws.records.get(&key) {
         Some(stored) => Some(VersionRef::new(&stored.stamp, stored.op)),
@@ -311,7 +338,13 @@ fn apply_op<P: Payload>(ws: &mut Workspace<P>, op: PendingOp<P>, now_ms: u64) ->
     if !wins {
         ws.seen_ops.insert(op_id.clone(), None);
         let current = current_change(ws, &key);
-        return PushOpResult { op_id, status: PushStatus::Superseded, server_version: None, error: None, current };
+        return PushOpResult {
+            op_id,
+            status: PushStatus::Superseded,
+            server_version: None,
+            error: None,
+            current,
+        };
     }
     ws.version += 1;
     let version = ws.version;
@@ -321,9 +354,18 @@ fn apply_op<P: Payload>(ws: &mut Workspace<P>, op: PendingOp<P>, now_ms: u64) ->
     ws.purged.remove(&key);
     ws.log.insert(version, key.clone());
     let payload = if op.op == OpKind::Put { op.payload } else { None };
-    ws.records.insert(key, StoredVersion { op: op.op, payload, stamp: op.stamp, server_version: version, stored_at_ms: now_ms });
+    ws.records.insert(
+        key,
+        StoredVersion { op: op.op, payload, stamp: op.stamp, server_version: version, stored_at_ms: now_ms },
+    );
     ws.seen_ops.insert(op_id.clone(), Some(version));
-    PushOpResult { op_id, status: PushStatus::Applied, server_version: Some(version), error: None, current: None }
+    PushOpResult {
+        op_id,
+        status: PushStatus::Applied,
+        server_version: Some(version),
+        error: None,
+        current: None,
+    }
 }
 
 /// The current version of a record as a change, purged tombstones included (reported at the
@@ -392,10 +434,15 @@ mod tests {
     #[test]
     fn push_applies_and_is_idempotent_by_op_id() {
         let mut server = MemoryServer::new(ServerConfig::default());
-        let first = push(&mut server, vec![op("a", OpKind::Put, 1, "A", "o1"), op("b", OpKind::Put, 1, "A", "o2")]);
-        assert_eq!(first.results.iter().map(|r| r.status).collect::<Vec<_>>(), [PushStatus::Applied, PushStatus::Applied]);
+        let first =
+            push(&mut server, vec![op("a", OpKind::Put, 1, "A", "o1"), op("b", OpKind::Put, 1, "A", "o2")]);
+        assert_eq!(
+            first.results.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [PushStatus::Applied, PushStatus::Applied]
+        );
         assert_eq!(first.server_version, 2);
-        let again = push(&mut server, vec![op("a", OpKind::Put, 1, "A", "o1"), op("b", OpKind::Put, 1, "A", "o2")]);
+        let again =
+            push(&mut server, vec![op("a", OpKind::Put, 1, "A", "o1"), op("b", OpKind::Put, 1, "A", "o2")]);
         assert_eq!(again.results[0].status, PushStatus::Duplicate);
         assert_eq!(again.results[0].server_version, Some(1));
         assert_eq!(again.results[0].current, None, "the record is still at this op");
@@ -425,10 +472,21 @@ mod tests {
         let mut server = MemoryServer::new(ServerConfig::default());
         let mut bad = op("b", OpKind::Put, 1, "A", "o2");
         bad.payload = Some(json!("not an object"));
-        let err = server.push(PushBatch { scope: scope(), device_id: "dev".into(), ops: vec![op("a", OpKind::Put, 1, "A", "o1"), bad] }, NOW).unwrap_err();
+        let err = server
+            .push(
+                PushBatch {
+                    scope: scope(),
+                    device_id: "dev".into(),
+                    ops: vec![op("a", OpKind::Put, 1, "A", "o1"), bad],
+                },
+                NOW,
+            )
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidPayload);
         assert_eq!(server.stats(&scope()), WorkspaceStats::default());
-        let err = server.push(PushBatch { scope: SyncScope::new(""), device_id: "d".into(), ops: vec![] }, NOW).unwrap_err();
+        let err = server
+            .push(PushBatch { scope: SyncScope::new(""), device_id: "d".into(), ops: vec![] }, NOW)
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidArgument);
     }
 
@@ -462,7 +520,10 @@ mod tests {
         tag.table_name = "tags".into();
         push(&mut server, vec![tag, op("n", OpKind::Put, 1, "A", "n1")]);
         let response = server
-            .pull(&PullRequest { tables: Some(vec!["notes".into()]), ..PullRequest::new(scope(), 0, 10) }, NOW)
+            .pull(
+                &PullRequest { tables: Some(vec!["notes".into()]), ..PullRequest::new(scope(), 0, 10) },
+                NOW,
+            )
             .unwrap();
         assert_eq!(response.changes.len(), 1);
         assert_eq!(response.next_cursor, 2);
@@ -470,7 +531,8 @@ mod tests {
 
     #[test]
     fn tombstones_are_purged_only_when_old_and_pulled_by_every_active_device() {
-        let config = ServerConfig { tombstone_retention_ms: DAY, device_ttl_ms: 10 * DAY, ..ServerConfig::default() };
+        let config =
+            ServerConfig { tombstone_retention_ms: DAY, device_ttl_ms: 10 * DAY, ..ServerConfig::default() };
         let mut server = MemoryServer::new(config);
         push(&mut server, vec![op("a", OpKind::Put, 1, "A", "o1"), op("b", OpKind::Put, 1, "A", "o2")]);
         push(&mut server, vec![op("a", OpKind::Delete, 2, "A", "o3")]);
@@ -485,13 +547,19 @@ mod tests {
         // that holds data from cursor 0; only a snapshot (a client holding nothing) is served.
         assert_eq!(pull(&mut server, 2, 10).unwrap_err().code, ErrorCode::CursorExpired);
         assert_eq!(pull(&mut server, 0, 10).unwrap_err().code, ErrorCode::CursorExpired);
-        let full = server.pull(&PullRequest { snapshot: true, ..PullRequest::new(scope(), 0, 10) }, NOW).unwrap();
+        let full =
+            server.pull(&PullRequest { snapshot: true, ..PullRequest::new(scope(), 0, 10) }, NOW).unwrap();
         assert_eq!(full.changes.len(), 1);
         assert!(pull(&mut server, 3, 10).is_ok());
         // A full pull that began after the purge pages through cursors below the floor.
-        let first = server.pull(&PullRequest { snapshot: true, ..PullRequest::new(scope(), 0, 1) }, NOW).unwrap();
+        let first =
+            server.pull(&PullRequest { snapshot: true, ..PullRequest::new(scope(), 0, 1) }, NOW).unwrap();
         assert_eq!(first.retention_floor, 3);
-        let next = PullRequest { snapshot: true, retention_floor: Some(first.retention_floor), ..PullRequest::new(scope(), first.next_cursor, 1) };
+        let next = PullRequest {
+            snapshot: true,
+            retention_floor: Some(first.retention_floor),
+            ..PullRequest::new(scope(), first.next_cursor, 1)
+        };
         assert!(server.pull(&next, NOW).is_ok());
         // But if the floor rises during the sequence, its later pages expire.
         push(&mut server, vec![op("b", OpKind::Delete, 2, "A", "o4")]);
@@ -512,7 +580,8 @@ mod tests {
 
     #[test]
     fn inactive_devices_do_not_hold_back_gc_forever() {
-        let config = ServerConfig { tombstone_retention_ms: DAY, device_ttl_ms: 3 * DAY, ..ServerConfig::default() };
+        let config =
+            ServerConfig { tombstone_retention_ms: DAY, device_ttl_ms: 3 * DAY, ..ServerConfig::default() };
         let mut server = MemoryServer::new(config);
         push(&mut server, vec![op("a", OpKind::Put, 1, "A", "o1")]);
         push(&mut server, vec![op("a", OpKind::Delete, 2, "A", "o2")]);

@@ -25,7 +25,12 @@ pub struct ValidationLimits {
 
 impl Default for ValidationLimits {
     fn default() -> Self {
-        ValidationLimits { max_key_bytes: 512, max_id_bytes: 256, max_payload_bytes: 1 << 20, max_batch_len: 10_000 }
+        ValidationLimits {
+            max_key_bytes: 512,
+            max_id_bytes: 256,
+            max_payload_bytes: 1 << 20,
+            max_batch_len: 10_000,
+        }
     }
 }
 
@@ -42,7 +47,12 @@ pub struct ValidationContext<'a> {
 
 impl<'a> ValidationContext<'a> {
     pub fn new(tables: Option<&'a BTreeSet<String>>, now_ms: u64) -> Self {
-        ValidationContext { tables, now_ms, clock: ClockPolicy::default(), limits: ValidationLimits::default() }
+        ValidationContext {
+            tables,
+            now_ms,
+            clock: ClockPolicy::default(),
+            limits: ValidationLimits::default(),
+        }
     }
 }
 
@@ -90,17 +100,21 @@ pub fn is_valid_table_name(name: &str) -> bool {
 
 /// Deserializes a JSON array of changes element by element, so a type error names its element.
 pub fn parse_json_batch(value: &serde_json::Value) -> SyncResult<Vec<RawChange<serde_json::Value>>> {
-    let items = value
-        .as_array()
-        .ok_or_else(|| SyncError::invalid_change(format!("a batch must be an array, got {}", json_kind(value))))?;
+    let items = value.as_array().ok_or_else(|| {
+        SyncError::invalid_change(format!("a batch must be an array, got {}", json_kind(value)))
+    })?;
     items
         .iter()
         .enumerate()
         .map(|(index, item)| {
             if !item.is_object() {
-                return Err(SyncError::invalid_change(format!("change #{index} must be an object, got {}", json_kind(item))));
+                return Err(SyncError::invalid_change(format!(
+                    "change #{index} must be an object, got {}",
+                    json_kind(item)
+                )));
             }
-            RawChange::deserialize(item).map_err(|e| SyncError::invalid_change(format!("change #{index}: {e}")))
+            RawChange::deserialize(item)
+                .map_err(|e| SyncError::invalid_change(format!("change #{index}: {e}")))
         })
         .collect()
 }
@@ -118,7 +132,10 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// Validates a batch of remote changes. All or nothing: the first bad change rejects the batch.
 /// Server versions must rise strictly within a batch, as the protocol orders pulls ascending.
-pub fn validate_remote_batch<P: Payload>(raw: Vec<RawChange<P>>, ctx: &ValidationContext<'_>) -> SyncResult<Vec<SyncChange<P>>> {
+pub fn validate_remote_batch<P: Payload>(
+    raw: Vec<RawChange<P>>,
+    ctx: &ValidationContext<'_>,
+) -> SyncResult<Vec<SyncChange<P>>> {
     check_batch_len(raw.len(), ctx)?;
     let mut out = Vec::with_capacity(raw.len());
     let mut last_version = 0u64;
@@ -132,7 +149,9 @@ pub fn validate_remote_batch<P: Payload>(raw: Vec<RawChange<P>>, ctx: &Validatio
             return Err(at(
                 index,
                 ErrorCode::InvalidChange,
-                &format!("serverVersion {server_version} does not rise above the previous change's {last_version}"),
+                &format!(
+                    "serverVersion {server_version} does not rise above the previous change's {last_version}"
+                ),
             ));
         }
         last_version = server_version;
@@ -151,16 +170,29 @@ pub fn validate_remote_batch<P: Payload>(raw: Vec<RawChange<P>>, ctx: &Validatio
 
 /// Validates the ops of a push (server side). All or nothing, like remote batches. Op ids must
 /// be unique within the batch.
-pub fn validate_push_ops<P: Payload>(raw: Vec<RawChange<P>>, ctx: &ValidationContext<'_>) -> SyncResult<Vec<PendingOp<P>>> {
+pub fn validate_push_ops<P: Payload>(
+    raw: Vec<RawChange<P>>,
+    ctx: &ValidationContext<'_>,
+) -> SyncResult<Vec<PendingOp<P>>> {
     check_batch_len(raw.len(), ctx)?;
     let mut seen_ops = BTreeSet::new();
     let mut out = Vec::with_capacity(raw.len());
     for (index, op) in raw.into_iter().enumerate() {
         let common = validate_common(index, op, ctx)?;
         if !seen_ops.insert(common.stamp.op_id.clone()) {
-            return Err(at(index, ErrorCode::InvalidChange, &format!("opId {:?} appears twice in the batch", common.stamp.op_id)));
+            return Err(at(
+                index,
+                ErrorCode::InvalidChange,
+                &format!("opId {:?} appears twice in the batch", common.stamp.op_id),
+            ));
         }
-        out.push(PendingOp { table_name: common.table_name, pk: common.pk, op: common.op, payload: common.payload, stamp: common.stamp });
+        out.push(PendingOp {
+            table_name: common.table_name,
+            pk: common.pk,
+            op: common.op,
+            payload: common.payload,
+            stamp: common.stamp,
+        });
     }
     Ok(out)
 }
@@ -208,11 +240,20 @@ fn at(index: usize, code: ErrorCode, message: &str) -> SyncError {
     SyncError::new(code, format!("change #{index}: {message}"))
 }
 
-fn validate_common<P: Payload>(index: usize, raw: RawChange<P>, ctx: &ValidationContext<'_>) -> SyncResult<Common<P>> {
+fn validate_common<P: Payload>(
+    index: usize,
+    raw: RawChange<P>,
+    ctx: &ValidationContext<'_>,
+) -> SyncResult<Common<P>> {
     let limits = &ctx.limits;
-    let table_name = raw.table_name.ok_or_else(|| at(index, ErrorCode::InvalidChange, "tableName is missing"))?;
+    let table_name =
+        raw.table_name.ok_or_else(|| at(index, ErrorCode::InvalidChange, "tableName is missing"))?;
     if !is_valid_table_name(&table_name) {
-        return Err(at(index, ErrorCode::InvalidChange, &format!("tableName {:?} is not a valid table name", clip(&table_name))));
+        return Err(at(
+            index,
+            ErrorCode::InvalidChange,
+            &format!("tableName {:?} is not a valid table name", clip(&table_name)),
+        ));
     }
     if let Some(tables) = ctx.tables {
         if !tables.contains(&table_name) {
@@ -221,15 +262,25 @@ fn validate_common<P: Payload>(index: usize, raw: RawChange<P>, ctx: &Validation
     }
     let pk = raw.pk.ok_or_else(|| at(index, ErrorCode::InvalidChange, "pk is missing"))?;
     if pk.is_empty() || pk.len() > limits.max_key_bytes {
-        return Err(at(index, ErrorCode::InvalidChange, &format!("pk must be 1 to {} bytes", limits.max_key_bytes)));
+        return Err(at(
+            index,
+            ErrorCode::InvalidChange,
+            &format!("pk must be 1 to {} bytes", limits.max_key_bytes),
+        ));
     }
     let op_name = raw.op.ok_or_else(|| at(index, ErrorCode::InvalidChange, "op is missing"))?;
-    let op = OpKind::parse(&op_name)
-        .ok_or_else(|| at(index, ErrorCode::InvalidChange, &format!("op {:?} is neither \"put\" nor \"delete\"", clip(&op_name))))?;
+    let op = OpKind::parse(&op_name).ok_or_else(|| {
+        at(
+            index,
+            ErrorCode::InvalidChange,
+            &format!("op {:?} is neither \"put\" nor \"delete\"", clip(&op_name)),
+        )
+    })?;
     let payload = match op {
         OpKind::Delete => None,
         OpKind::Put => {
-            let payload = raw.payload.ok_or_else(|| at(index, ErrorCode::InvalidPayload, "a put needs a payload"))?;
+            let payload =
+                raw.payload.ok_or_else(|| at(index, ErrorCode::InvalidPayload, "a put needs a payload"))?;
             if !payload.is_object() {
                 return Err(at(index, ErrorCode::InvalidPayload, "payload must be an object"));
             }
@@ -245,9 +296,15 @@ fn validate_common<P: Payload>(index: usize, raw: RawChange<P>, ctx: &Validation
                 PayloadId::Absent => {}
                 PayloadId::Text(id) if id == pk => {}
                 PayloadId::Text(id) => {
-                    return Err(at(index, ErrorCode::InvalidPayload, &format!("payload id {:?} differs from pk {:?}", clip(&id), clip(&pk))))
+                    return Err(at(
+                        index,
+                        ErrorCode::InvalidPayload,
+                        &format!("payload id {:?} differs from pk {:?}", clip(&id), clip(&pk)),
+                    ))
                 }
-                PayloadId::NotText => return Err(at(index, ErrorCode::InvalidPayload, "payload id must be a string")),
+                PayloadId::NotText => {
+                    return Err(at(index, ErrorCode::InvalidPayload, "payload id must be a string"))
+                }
             }
             Some(payload)
         }
@@ -265,7 +322,10 @@ fn validate_common<P: Payload>(index: usize, raw: RawChange<P>, ctx: &Validation
         return Err(at(
             index,
             ErrorCode::ClockSkew,
-            &format!("stamp is {ahead_ms} ms in the future, beyond the allowed {} ms", ctx.clock.reject_future_ms),
+            &format!(
+                "stamp is {ahead_ms} ms in the future, beyond the allowed {} ms",
+                ctx.clock.reject_future_ms
+            ),
         ));
     }
     let device_id = required_id(index, "stamp.deviceId", stamp.device_id, limits)?;
@@ -273,10 +333,19 @@ fn validate_common<P: Payload>(index: usize, raw: RawChange<P>, ctx: &Validation
     Ok(Common { table_name, pk, op, payload, stamp: ChangeStamp { clock, hlc, device_id, op_id } })
 }
 
-fn required_id(index: usize, field: &str, value: Option<String>, limits: &ValidationLimits) -> SyncResult<String> {
+fn required_id(
+    index: usize,
+    field: &str,
+    value: Option<String>,
+    limits: &ValidationLimits,
+) -> SyncResult<String> {
     match value {
         Some(id) if !id.is_empty() && id.len() <= limits.max_id_bytes => Ok(id),
-        Some(_) => Err(at(index, ErrorCode::InvalidChange, &format!("{field} must be 1 to {} bytes", limits.max_id_bytes))),
+        Some(_) => Err(at(
+            index,
+            ErrorCode::InvalidChange,
+            &format!("{field} must be 1 to {} bytes", limits.max_id_bytes),
+        )),
         None => Err(at(index, ErrorCode::InvalidChange, &format!("{field} is missing"))),
     }
 }
@@ -358,9 +427,19 @@ mod tests {
         expect(json!({"not": "an array"}), ErrorCode::InvalidChange, "array");
         expect(json!([1]), ErrorCode::InvalidChange, "change #0 must be an object");
         expect(with(&|c| c["tableName"] = json!("ghosts")), ErrorCode::UnknownTable, "ghosts");
-        expect(with(&|c| c["tableName"] = json!("1; DROP TABLE")), ErrorCode::InvalidChange, "valid table name");
+        expect(
+            with(&|c| c["tableName"] = json!("1; DROP TABLE")),
+            ErrorCode::InvalidChange,
+            "valid table name",
+        );
         expect(with(&|c| c["tableName"] = json!(5)), ErrorCode::InvalidChange, "invalid type");
-        expect(with(&|c| { c.as_object_mut().unwrap().remove("pk"); }), ErrorCode::InvalidChange, "pk is missing");
+        expect(
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("pk");
+            }),
+            ErrorCode::InvalidChange,
+            "pk is missing",
+        );
         expect(with(&|c| c["pk"] = json!("")), ErrorCode::InvalidChange, "pk must be");
         expect(with(&|c| c["op"] = json!("upsert")), ErrorCode::InvalidChange, "neither");
         expect(with(&|c| c["payload"] = json!([1, 2])), ErrorCode::InvalidPayload, "object");
@@ -371,14 +450,28 @@ mod tests {
         expect(with(&|c| c["serverVersion"] = json!(0)), ErrorCode::InvalidChange, "at least 1");
         expect(with(&|c| c["serverVersion"] = json!(-3)), ErrorCode::InvalidChange, "invalid value");
         expect(with(&|c| c["serverVersion"] = json!(1.5)), ErrorCode::InvalidChange, "invalid type");
-        expect(with(&|c| { c.as_object_mut().unwrap().remove("stamp"); }), ErrorCode::InvalidChange, "stamp is missing");
+        expect(
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("stamp");
+            }),
+            ErrorCode::InvalidChange,
+            "stamp is missing",
+        );
         expect(with(&|c| c["stamp"]["clock"] = json!("5")), ErrorCode::InvalidChange, "invalid type");
         expect(with(&|c| c["stamp"]["clock"] = json!(0)), ErrorCode::InvalidChange, "clock must be");
         expect(with(&|c| c["stamp"]["hlc"] = json!("yesterday")), ErrorCode::InvalidChange, "hlc");
-        expect(with(&|c| c["stamp"]["hlc"] = json!(hlc_at(NOW + 3 * 86_400_000))), ErrorCode::ClockSkew, "future");
+        expect(
+            with(&|c| c["stamp"]["hlc"] = json!(hlc_at(NOW + 3 * 86_400_000))),
+            ErrorCode::ClockSkew,
+            "future",
+        );
         expect(with(&|c| c["stamp"]["deviceId"] = json!("")), ErrorCode::InvalidChange, "deviceId");
         expect(with(&|c| c["stamp"]["opId"] = Value::Null), ErrorCode::InvalidChange, "opId is missing");
-        expect(with(&|c| c["payload"]["blob"] = json!("x".repeat(2 << 20))), ErrorCode::PayloadTooLarge, "limit");
+        expect(
+            with(&|c| c["payload"]["blob"] = json!("x".repeat(2 << 20))),
+            ErrorCode::PayloadTooLarge,
+            "limit",
+        );
     }
 
     #[test]
@@ -441,17 +534,25 @@ mod tests {
             any::<i64>().prop_map(Value::from),
             any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
             ".{0,12}".prop_map(Value::from),
-            prop_oneof![Just("put"), Just("delete"), Just("notes"), Just("tableName"), Just("stamp")].prop_map(Value::from),
+            prop_oneof![Just("put"), Just("delete"), Just("notes"), Just("tableName"), Just("stamp")]
+                .prop_map(Value::from),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
                 proptest::collection::btree_map(
                     prop_oneof![
-                        Just("tableName".to_string()), Just("pk".to_string()), Just("op".to_string()),
-                        Just("payload".to_string()), Just("serverVersion".to_string()), Just("stamp".to_string()),
-                        Just("clock".to_string()), Just("hlc".to_string()), Just("deviceId".to_string()),
-                        Just("opId".to_string()), ".{0,6}".prop_map(String::from),
+                        Just("tableName".to_string()),
+                        Just("pk".to_string()),
+                        Just("op".to_string()),
+                        Just("payload".to_string()),
+                        Just("serverVersion".to_string()),
+                        Just("stamp".to_string()),
+                        Just("clock".to_string()),
+                        Just("hlc".to_string()),
+                        Just("deviceId".to_string()),
+                        Just("opId".to_string()),
+                        ".{0,6}".prop_map(String::from),
                     ],
                     inner,
                     0..7

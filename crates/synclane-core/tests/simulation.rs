@@ -100,7 +100,8 @@ impl Replica {
         let physical = Rc::new(Cell::new(T0));
         let reader = physical.clone();
         let device_id = format!("device-{index}");
-        let clock = HybridClock::new(&device_id, Box::new(move || reader.get()), ClockPolicy::default()).unwrap();
+        let clock =
+            HybridClock::new(&device_id, Box::new(move || reader.get()), ClockPolicy::default()).unwrap();
         Replica {
             device_id,
             physical,
@@ -139,7 +140,12 @@ impl World {
                 Replica::new(i, skew, retry.clone())
             })
             .collect();
-        let config = ServerConfig { tombstone_retention_ms: 3_000, device_ttl_ms: 2_000, max_pull_limit: 1000, ..ServerConfig::default() };
+        let config = ServerConfig {
+            tombstone_retention_ms: 3_000,
+            device_ttl_ms: 2_000,
+            max_pull_limit: 1000,
+            ..ServerConfig::default()
+        };
         World {
             rng,
             now: T0,
@@ -178,10 +184,19 @@ impl World {
             device_id: replica.device_id.clone(),
             op_id: format!("{}-op{}", replica.device_id, replica.ops_written),
         };
-        let (op, payload) =
-            if delete { (OpKind::Delete, None) } else { (OpKind::Put, Some(json!({"id": pk, "by": stamp.op_id, "n": replica.ops_written}))) };
-        replica.records.insert(key.clone(), LocalVersion { stamp: stamp.clone(), op, payload: payload.clone(), server_version: None });
-        replica.outbox.capture(PendingOp { table_name: table, pk, op, payload: payload.clone(), stamp: stamp.clone() }, now);
+        let (op, payload) = if delete {
+            (OpKind::Delete, None)
+        } else {
+            (OpKind::Put, Some(json!({"id": pk, "by": stamp.op_id, "n": replica.ops_written})))
+        };
+        replica.records.insert(
+            key.clone(),
+            LocalVersion { stamp: stamp.clone(), op, payload: payload.clone(), server_version: None },
+        );
+        replica.outbox.capture(
+            PendingOp { table_name: table, pk, op, payload: payload.clone(), stamp: stamp.clone() },
+            now,
+        );
         trace(&key, || format!("t={} {} writes {op:?} {stamp:?}", self.now, self.replicas[r].device_id));
         self.all_ops.push((key, stamp, op, payload));
     }
@@ -217,11 +232,17 @@ impl World {
     fn deliver_push(&mut self, r: usize, batch: Vec<PendingOp<Value>>, duplicate: bool) {
         let device_id = self.replicas[r].device_id.clone();
         let now = self.now;
-        let result = self.server.push(PushBatch { scope: scope(), device_id: device_id.clone(), ops: batch.clone() }, now);
+        let result = self
+            .server
+            .push(PushBatch { scope: scope(), device_id: device_id.clone(), ops: batch.clone() }, now);
         if duplicate {
             self.stats.duplicates += 1;
-            let again = self.server.push(PushBatch { scope: scope(), device_id, ops: batch.clone() }, now).unwrap();
-            assert!(again.results.iter().all(|r| r.status == PushStatus::Duplicate || r.status == PushStatus::Superseded));
+            let again =
+                self.server.push(PushBatch { scope: scope(), device_id, ops: batch.clone() }, now).unwrap();
+            assert!(again
+                .results
+                .iter()
+                .all(|r| r.status == PushStatus::Duplicate || r.status == PushStatus::Superseded));
         }
         let result = result.expect("the server refused a well-formed batch");
         if !self.replicas[r].online || self.chance(0.1) {
@@ -235,7 +256,17 @@ impl World {
         let replica = &mut self.replicas[r];
         for (op, outcome) in batch.iter().zip(&result.results) {
             assert_eq!(op.stamp.op_id, outcome.op_id, "results come back in batch order");
-            trace(&(op.table_name.clone(), op.pk.clone()), || format!("  {} (cursor {:?}) push ack {} {:?} v{:?} current {:?}", replica.device_id, replica.cursor, op.stamp.op_id, outcome.status, outcome.server_version, outcome.current.as_ref().map(|c| (&c.stamp.op_id, c.op))));
+            trace(&(op.table_name.clone(), op.pk.clone()), || {
+                format!(
+                    "  {} (cursor {:?}) push ack {} {:?} v{:?} current {:?}",
+                    replica.device_id,
+                    replica.cursor,
+                    op.stamp.op_id,
+                    outcome.status,
+                    outcome.server_version,
+                    outcome.current.as_ref().map(|c| (&c.stamp.op_id, c.op))
+                )
+            });
             match outcome.status {
                 PushStatus::Applied | PushStatus::Duplicate | PushStatus::Superseded => {
                     replica.echo.remember(&op.stamp.op_id);
@@ -246,22 +277,38 @@ impl World {
                         let key = (winner.table_name.clone(), winner.pk.clone());
                         let pending = replica.outbox.has_record(&winner.table_name, &winner.pk);
                         let local = replica.records.get(&key);
-                        let decision = decide_remote(local.map(|l| VersionRef::new(&l.stamp, l.op)), pending, VersionRef::new(&winner.stamp, winner.op), false);
+                        let decision = decide_remote(
+                            local.map(|l| VersionRef::new(&l.stamp, l.op)),
+                            pending,
+                            VersionRef::new(&winner.stamp, winner.op),
+                            false,
+                        );
                         if decision.writes() {
                             replica.records.insert(
                                 key,
-                                LocalVersion { stamp: winner.stamp.clone(), op: winner.op, payload: winner.payload.clone(), server_version: Some(winner.server_version) },
+                                LocalVersion {
+                                    stamp: winner.stamp.clone(),
+                                    op: winner.op,
+                                    payload: winner.payload.clone(),
+                                    server_version: Some(winner.server_version),
+                                },
                             );
                         }
                     }
-                    if let (Some(version), Some(local)) = (outcome.server_version, replica.records.get_mut(&(op.table_name.clone(), op.pk.clone()))) {
+                    if let (Some(version), Some(local)) = (
+                        outcome.server_version,
+                        replica.records.get_mut(&(op.table_name.clone(), op.pk.clone())),
+                    ) {
                         if local.stamp.op_id == op.stamp.op_id {
                             local.server_version = Some(version);
                         }
                     }
                 }
                 PushStatus::Rejected => {
-                    let error = outcome.error.clone().unwrap_or_else(|| SyncError::new(ErrorCode::Rejected, "rejected"));
+                    let error = outcome
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| SyncError::new(ErrorCode::Rejected, "rejected"));
                     replica.outbox.settle(&op.stamp.op_id, &PushOutcome::Failed(error), now, random);
                 }
             }
@@ -348,11 +395,17 @@ impl World {
                 VersionRef::new(&change.stamp, change.op),
                 replica.echo.is_echo(&change.stamp.op_id),
             );
-            let _ = replica.clock.merge(&change.stamp.hlc).expect("honest stamps are within the rejection bound");
+            let _ =
+                replica.clock.merge(&change.stamp.hlc).expect("honest stamps are within the rejection bound");
             if decision.is_conflict() {
                 self.stats.conflicts += 1;
             }
-            trace(&key, || format!("  {} page change v{} {:?} {} -> {decision:?} (cursor {cursor})", replica.device_id, change.server_version, change.op, change.stamp.op_id));
+            trace(&key, || {
+                format!(
+                    "  {} page change v{} {:?} {} -> {decision:?} (cursor {cursor})",
+                    replica.device_id, change.server_version, change.op, change.stamp.op_id
+                )
+            });
             match decision {
                 RemoteDecision::Apply | RemoteDecision::ApplyOverPending => {
                     replica.records.insert(
@@ -396,7 +449,12 @@ impl World {
     /// Full pull into a staging area, plan against local data, keep pending records, swap.
     fn rescan(&mut self, r: usize) {
         self.stats.rescans += 1;
-        trace(&("notes".into(), "k4".into()), || format!("t={} {} rescans from {:?}", self.now, self.replicas[r].device_id, self.replicas[r].cursor));
+        trace(&("notes".into(), "k4".into()), || {
+            format!(
+                "t={} {} rescans from {:?}",
+                self.now, self.replicas[r].device_id, self.replicas[r].cursor
+            )
+        });
         self.replicas[r].cursor.begin_rescan().unwrap();
         let mut staged: Vec<SyncChange<Value>> = Vec::new();
         let mut cursor = 0;
@@ -436,28 +494,48 @@ impl World {
         let local: Vec<RecordMeta> = replica
             .records
             .iter()
-            .map(|((t, k), v)| RecordMeta { key: RecordKey::new(t, k), stamp: v.stamp.clone(), deleted: v.op == OpKind::Delete })
+            .map(|((t, k), v)| RecordMeta {
+                key: RecordKey::new(t, k),
+                stamp: v.stamp.clone(),
+                deleted: v.op == OpKind::Delete,
+            })
             .collect();
         let remote: Vec<RecordMeta> = staged
             .iter()
-            .map(|c| RecordMeta { key: RecordKey::new(&c.table_name, &c.pk), stamp: c.stamp.clone(), deleted: c.op == OpKind::Delete })
+            .map(|c| RecordMeta {
+                key: RecordKey::new(&c.table_name, &c.pk),
+                stamp: c.stamp.clone(),
+                deleted: c.op == OpKind::Delete,
+            })
             .collect();
         let pending: BTreeSet<RecordKey> =
             replica.outbox.entries().map(|e| RecordKey::new(&e.op.table_name, &e.op.pk)).collect();
         let plan = compute_plan(&local, &remote, &pending).expect("plan over well-formed sets");
-        let by_key: BTreeMap<RecordKey, &SyncChange<Value>> = staged.iter().map(|c| (RecordKey::new(&c.table_name, &c.pk), c)).collect();
-        for meta in plan.creations.iter().chain(&plan.updates).chain(plan.deletions.iter().filter(|m| m.deleted)) {
+        let by_key: BTreeMap<RecordKey, &SyncChange<Value>> =
+            staged.iter().map(|c| (RecordKey::new(&c.table_name, &c.pk), c)).collect();
+        for meta in
+            plan.creations.iter().chain(&plan.updates).chain(plan.deletions.iter().filter(|m| m.deleted))
+        {
             let change = by_key[&meta.key];
             replica.records.insert(
                 (meta.key.table.clone(), meta.key.pk.clone()),
-                LocalVersion { stamp: change.stamp.clone(), op: change.op, payload: change.payload.clone(), server_version: Some(change.server_version) },
+                LocalVersion {
+                    stamp: change.stamp.clone(),
+                    op: change.op,
+                    payload: change.payload.clone(),
+                    server_version: Some(change.server_version),
+                },
             );
         }
         for meta in plan.creations.iter().chain(&plan.updates).chain(&plan.deletions) {
-            trace(&(meta.key.table.clone(), meta.key.pk.clone()), || format!("  {} rescan plan touches {meta:?}", replica.device_id));
+            trace(&(meta.key.table.clone(), meta.key.pk.clone()), || {
+                format!("  {} rescan plan touches {meta:?}", replica.device_id)
+            });
         }
         for key in &plan.kept_for_rebase {
-            trace(&(key.table.clone(), key.pk.clone()), || format!("  {} rescan keeps pending", replica.device_id));
+            trace(&(key.table.clone(), key.pk.clone()), || {
+                format!("  {} rescan keeps pending", replica.device_id)
+            });
         }
         for meta in plan.deletions.iter().filter(|m| !m.deleted) {
             replica.records.remove(&(meta.key.table.clone(), meta.key.pk.clone()));
@@ -482,7 +560,9 @@ impl World {
                 v.op == OpKind::Delete
                     && tombstone_collectable(
                         &TombstoneAge {
-                            deleted_at_ms: HlcStamp::parse(&v.stamp.hlc).map(|s| s.physical_ms()).unwrap_or(u64::MAX),
+                            deleted_at_ms: HlcStamp::parse(&v.stamp.hlc)
+                                .map(|s| s.physical_ms())
+                                .unwrap_or(u64::MAX),
                             server_version: v.server_version,
                             has_pending_op: replica.outbox.has_record(&key.0, &key.1),
                         },
@@ -501,8 +581,12 @@ impl World {
 
     fn retry_failed(&mut self, r: usize) {
         let now = self.now;
-        let failed: Vec<String> =
-            self.replicas[r].outbox.entries().filter(|e| e.state == OpState::Failed).map(|e| e.op.stamp.op_id.clone()).collect();
+        let failed: Vec<String> = self.replicas[r]
+            .outbox
+            .entries()
+            .filter(|e| e.state == OpState::Failed)
+            .map(|e| e.op.stamp.op_id.clone())
+            .collect();
         for op_id in failed {
             self.replicas[r].outbox.retry(&op_id, now).unwrap();
         }
@@ -525,7 +609,13 @@ impl World {
             _ => {
                 let purged = self.server.collect_garbage(self.now);
                 if purged > 0 {
-                    trace(&("notes".into(), "k4".into()), || format!("t={} server purged {purged}, floor {}", self.now, self.server.stats(&scope()).floor));
+                    trace(&("notes".into(), "k4".into()), || {
+                        format!(
+                            "t={} server purged {purged}, floor {}",
+                            self.now,
+                            self.server.stats(&scope()).floor
+                        )
+                    });
                 }
             }
         }
@@ -564,14 +654,21 @@ impl World {
                     self.advance(6_000);
                 }
                 if !self.replicas[r].outbox.is_empty() {
-                    return Err(format!("{} cannot empty its outbox: {:?}", self.replicas[r].device_id, self.replicas[r].outbox.entries().collect::<Vec<_>>()));
+                    return Err(format!(
+                        "{} cannot empty its outbox: {:?}",
+                        self.replicas[r].device_id,
+                        self.replicas[r].outbox.entries().collect::<Vec<_>>()
+                    ));
                 }
             }
             for r in 0..self.replicas.len() {
                 self.catch_up(r);
             }
             let head = self.server.stats(&scope()).version;
-            let quiet = self.replicas.iter().all(|r| r.outbox.is_empty() && r.cursor.cursor == head && !r.cursor.needs_full_pull());
+            let quiet = self
+                .replicas
+                .iter()
+                .all(|r| r.outbox.is_empty() && r.cursor.cursor == head && !r.cursor.needs_full_pull());
             if quiet && round > 0 {
                 return Ok(());
             }
@@ -587,7 +684,9 @@ impl World {
         for (key, stamp, op, payload) in &self.all_ops {
             let better = match model.get(key) {
                 None => true,
-                Some((s, o, _)) => compare_versions(VersionRef::new(stamp, *op), VersionRef::new(s, *o)) == Ordering::Greater,
+                Some((s, o, _)) => {
+                    compare_versions(VersionRef::new(stamp, *op), VersionRef::new(s, *o)) == Ordering::Greater
+                }
             };
             if better {
                 model.insert(key.clone(), (stamp.clone(), *op, payload.clone()));
@@ -608,11 +707,16 @@ impl World {
             if std::env::var("SYNCLANE_SIM_DEBUG").is_ok() {
                 for (key, stamp, op, _) in &self.all_ops {
                     if server.get(key) != expected.get(key) {
-                        eprintln!("{key:?} {op:?} {stamp:?} on server: {:?}", self.server.get(&scope(), &key.0, &key.1).map(|v| (&v.stamp, v.op)));
+                        eprintln!(
+                            "{key:?} {op:?} {stamp:?} on server: {:?}",
+                            self.server.get(&scope(), &key.0, &key.1).map(|v| (&v.stamp, v.op))
+                        );
                     }
                 }
             }
-            return Err(format!("server differs from the model:\nserver   {server:?}\nexpected {expected:?}"));
+            return Err(format!(
+                "server differs from the model:\nserver   {server:?}\nexpected {expected:?}"
+            ));
         }
         for replica in &self.replicas {
             let live: BTreeMap<Key, (String, Option<Value>)> = replica
@@ -622,7 +726,10 @@ impl World {
                 .map(|(k, v)| (k.clone(), (v.stamp.op_id.clone(), v.payload.clone())))
                 .collect();
             if live != expected {
-                return Err(format!("{} differs from the model:\nreplica  {live:?}\nexpected {expected:?}", replica.device_id));
+                return Err(format!(
+                    "{} differs from the model:\nreplica  {live:?}\nexpected {expected:?}",
+                    replica.device_id
+                ));
             }
         }
         Ok(())
@@ -649,7 +756,8 @@ fn replicas_converge_under_faults() {
     let seeds: Vec<u64> = match std::env::var("SYNCLANE_SIM_SEED") {
         Ok(seed) => vec![seed.parse().expect("SYNCLANE_SIM_SEED must be a number")],
         Err(_) => {
-            let count = std::env::var("SYNCLANE_SIM_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(500u64);
+            let count =
+                std::env::var("SYNCLANE_SIM_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(500u64);
             (0..count).collect()
         }
     };

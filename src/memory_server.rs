@@ -1,0 +1,102 @@
+//! `MemorySyncServer`: the core's reference backend rules, in the browser. JavaScript tests, the
+//! provider conformance kit and the demo run a real protocol server in memory with it.
+
+use crate::error::to_js_error;
+use crate::interop::{from_js, from_js_strict, now_ms, to_js};
+use serde::Deserialize;
+use serde_json::Value;
+use synclane_core::change::{PullRequest, PushBatch, SyncScope};
+use synclane_core::server::{MemoryServer, ServerConfig};
+use synclane_core::{ErrorCode, SyncError};
+use wasm_bindgen::prelude::*;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ServerOptions {
+    tombstone_retention_ms: Option<u64>,
+    device_ttl_ms: Option<u64>,
+    max_pull_limit: Option<u32>,
+}
+
+/// An in-memory sync server: version counter, compacted change log, idempotent push, the
+/// conflict rule, tombstones, paginated pull, device cursors and a retention floor.
+#[wasm_bindgen]
+pub struct MemorySyncServer {
+    inner: MemoryServer<Value>,
+}
+
+#[wasm_bindgen]
+impl MemorySyncServer {
+    /// `options`: `{ tombstoneRetentionMs?, deviceTtlMs?, maxPullLimit? }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<MemorySyncServer, JsValue> {
+        let options: ServerOptions = if options.is_undefined() || options.is_null() {
+            ServerOptions::default()
+        } else {
+            from_js_strict(options, "server options", ErrorCode::InvalidArgument).map_err(to_js_error)?
+        };
+        let defaults = ServerConfig::default();
+        let config = ServerConfig {
+            tombstone_retention_ms: options.tombstone_retention_ms.unwrap_or(defaults.tombstone_retention_ms),
+            device_ttl_ms: options.device_ttl_ms.unwrap_or(defaults.device_ttl_ms),
+            max_pull_limit: options.max_pull_limit.unwrap_or(defaults.max_pull_limit).max(1),
+            limits: defaults.limits,
+        };
+        Ok(MemorySyncServer { inner: MemoryServer::new(config) })
+    }
+
+    /// Applies a `PushBatch` atomically and returns the `PushResult`.
+    pub fn push(&mut self, batch: JsValue) -> Result<JsValue, JsValue> {
+        let batch: PushBatch<Value> =
+            from_js(batch, "push batch", ErrorCode::InvalidChange).map_err(to_js_error)?;
+        let result = self.inner.push(batch, now_ms()).map_err(to_js_error)?;
+        to_js(&result).map_err(to_js_error)
+    }
+
+    /// Answers a `PullRequest` with a `PullResponse` page.
+    pub fn pull(&mut self, request: JsValue) -> Result<JsValue, JsValue> {
+        let request: PullRequest =
+            from_js(request, "pull request", ErrorCode::InvalidArgument).map_err(to_js_error)?;
+        let response = self.inner.pull(&request, now_ms()).map_err(to_js_error)?;
+        to_js(&response).map_err(to_js_error)
+    }
+
+    /// Records how far a device has pulled.
+    #[wasm_bindgen(js_name = updateCursor)]
+    pub fn update_cursor(&mut self, workspace_id: &str, device_id: &str, version: f64) -> Result<(), JsValue> {
+        let version = checked_version(version).map_err(to_js_error)?;
+        self.inner
+            .update_cursor(&SyncScope::new(workspace_id), device_id, version, now_ms())
+            .map_err(to_js_error)
+    }
+
+    /// Purges old tombstones that every active device has pulled; returns how many.
+    #[wasm_bindgen(js_name = collectGarbage)]
+    pub fn collect_garbage(&mut self) -> u32 {
+        u32::try_from(self.inner.collect_garbage(now_ms())).unwrap_or(u32::MAX)
+    }
+
+    /// `{ version, records, tombstones, floor, devices }` for a workspace.
+    pub fn stats(&self, workspace_id: &str) -> Result<JsValue, JsValue> {
+        let stats = self.inner.stats(&SyncScope::new(workspace_id));
+        let object = js_sys::Object::new();
+        for (key, value) in [
+            ("version", stats.version as f64),
+            ("records", stats.records as f64),
+            ("tombstones", stats.tombstones as f64),
+            ("floor", stats.floor as f64),
+            ("devices", stats.devices as f64),
+        ] {
+            js_sys::Reflect::set(&object, &key.into(), &value.into())?;
+        }
+        Ok(object.into())
+    }
+}
+
+fn checked_version(version: f64) -> Result<u64, SyncError> {
+    if version.is_finite() && version >= 0.0 && version.fract() == 0.0 && version <= 9_007_199_254_740_991.0 {
+        Ok(version as u64)
+    } else {
+        Err(SyncError::invalid_argument(format!("version must be a non-negative integer, got {version}")))
+    }
+}
