@@ -14,7 +14,11 @@ pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str, code: ErrorCode)
 /// Like [`from_js`], but every key of every object is seen by the deserializer, so
 /// `deny_unknown_fields` catches misspelt options (reading a struct straight from a JavaScript
 /// object only looks up the fields the struct declares).
-pub fn from_js_strict<T: DeserializeOwned>(value: JsValue, what: &str, code: ErrorCode) -> Result<T, SyncError> {
+pub fn from_js_strict<T: DeserializeOwned>(
+    value: JsValue,
+    what: &str,
+    code: ErrorCode,
+) -> Result<T, SyncError> {
     let json: serde_json::Value = from_js(value, what, code)?;
     serde_json::from_value(json).map_err(|e| SyncError::new(code, format!("{what}: {e}")))
 }
@@ -22,9 +26,9 @@ pub fn from_js_strict<T: DeserializeOwned>(value: JsValue, what: &str, code: Err
 /// Writes a Rust value as plain JavaScript data: objects rather than Maps, numbers rather than
 /// BigInts, so apps get the shapes the TypeScript types describe.
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, SyncError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| SyncError::new(ErrorCode::Internal, format!("could not convert a result to JavaScript: {e}")))
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| {
+        SyncError::new(ErrorCode::Internal, format!("could not convert a result to JavaScript: {e}"))
+    })
 }
 
 /// The current time in Unix milliseconds, from the browser's clock.

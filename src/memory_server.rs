@@ -63,7 +63,12 @@ impl MemorySyncServer {
 
     /// Records how far a device has pulled.
     #[wasm_bindgen(js_name = updateCursor)]
-    pub fn update_cursor(&mut self, workspace_id: &str, device_id: &str, version: f64) -> Result<(), JsValue> {
+    pub fn update_cursor(
+        &mut self,
+        workspace_id: &str,
+        device_id: &str,
+        version: f64,
+    ) -> Result<(), JsValue> {
         let version = checked_version(version).map_err(to_js_error)?;
         self.inner
             .update_cursor(&SyncScope::new(workspace_id), device_id, version, now_ms())

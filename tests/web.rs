@@ -39,7 +39,11 @@ fn put(pk: &str, clock: u64, op_id: &str) -> String {
 #[wasm_bindgen_test]
 fn push_then_pull_round_trips_through_javascript_values() {
     let mut server = MemorySyncServer::new(JsValue::UNDEFINED).unwrap();
-    let batch = format!(r#"{{"scope":{{"workspaceId":"w"}},"deviceId":"dev-a","ops":[{},{}]}}"#, put("a", 1, "o1"), put("b", 1, "o2"));
+    let batch = format!(
+        r#"{{"scope":{{"workspaceId":"w"}},"deviceId":"dev-a","ops":[{},{}]}}"#,
+        put("a", 1, "o1"),
+        put("b", 1, "o2")
+    );
     let result = server.push(js(&batch)).unwrap();
     assert_eq!(get(&result, "results.0.status").as_string().as_deref(), Some("applied"));
     assert_eq!(get(&result, "serverVersion").as_f64(), Some(2.0));
@@ -69,9 +73,14 @@ fn bad_input_is_a_sync_error_with_a_code_and_changes_nothing() {
     assert!(err.is_instance_of::<js_sys::Error>());
     assert_eq!(get(&err, "name").as_string().as_deref(), Some("SyncError"));
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_payload"));
-    assert_eq!(get(&server.stats("w").unwrap(), "version").as_f64(), Some(0.0), "the batch was rejected whole");
+    assert_eq!(
+        get(&server.stats("w").unwrap(), "version").as_f64(),
+        Some(0.0),
+        "the batch was rejected whole"
+    );
 
-    let wrong_type = server.push(js(r#"{"scope":{"workspaceId":"w"},"deviceId":"d","ops":"nope"}"#)).unwrap_err();
+    let wrong_type =
+        server.push(js(r#"{"scope":{"workspaceId":"w"},"deviceId":"d","ops":"nope"}"#)).unwrap_err();
     assert_eq!(get(&wrong_type, "code").as_string().as_deref(), Some("invalid_change"));
     let expired = server.pull(js(r#"{"scope":{"workspaceId":"w"},"cursor":5,"limit":10}"#)).unwrap_err();
     assert_eq!(get(&expired, "code").as_string().as_deref(), Some("cursor_expired"));

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the release WebAssembly package into dist/wasm and optimises it.
+#
+# wasm-pack's own wasm-opt step is off (Cargo.toml): Debian's wasm-opt corrupts current
+# wasm-bindgen output. The npm `binaryen` package's wasm-opt is used instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+wasm-pack build --release --target web --out-dir dist/wasm --out-name synclane --no-pack . >&2
+wasm="dist/wasm/synclane_bg.wasm"
+before=$(stat -c %s "$wasm")
+node node_modules/binaryen/bin/wasm-opt -Oz \
+  --enable-reference-types --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
+  --enable-nontrapping-float-to-int --enable-sign-ext \
+  "$wasm" -o "$wasm.opt"
+mv "$wasm.opt" "$wasm"
+after=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+echo "[build] dist/wasm/synclane_bg.wasm: $before -> $after bytes ($gz gzipped)" >&2

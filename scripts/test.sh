@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test suite of synclane, installing what is missing first. This is the README's
+# test command and exactly what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+bash scripts/setup.sh
+
+started=$SECONDS
+step() {
+  local name="$1"
+  shift
+  printf '\n\033[1;34m==> %s\033[0m\n' "$name"
+  local t0=$SECONDS
+  "$@"
+  printf '\033[1;32m<== %s passed (%ss)\033[0m\n' "$name" "$((SECONDS - t0))"
+}
+
+step "format (cargo fmt --check)" cargo fmt --all -- --check
+step "lint (clippy -D warnings)" cargo clippy --workspace --all-targets -- -D warnings
+# Includes the deterministic simulation (500 seeds; SYNCLANE_SIM_SEEDS=N for more).
+step "native tests (core, simulation)" cargo test --workspace
+step "browser tests (wasm-pack, headless Chromium)" \
+  env CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" wasm-pack test --headless --chrome .
+step "release build" bash scripts/build.sh
+step "end-to-end tests (release package, Playwright)" node --test tests/e2e/
+
+printf '\n\033[1;32mall suites passed in %ss\033[0m\n' "$((SECONDS - started))"
