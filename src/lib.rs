@@ -3,10 +3,12 @@
 //! Each module here is thin: it converts JavaScript values into core types, calls the core,
 //! and converts the answer back. Decisions are made in the core, never here.
 
+mod clock;
 mod error;
 mod interop;
 mod memory_server;
 
+pub use clock::SyncClock;
 pub use error::to_js_error;
 pub use memory_server::MemorySyncServer;
 pub use synclane_core as core;

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startStaticServer } from './support/static-server.mjs';
+import { startStaticServer } from '../../scripts/static-server.mjs';
 import { launchBrowser } from './support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,5 +1,6 @@
-// A minimal static file server on 127.0.0.1 for browser tests. It serves .wasm with the right
-// MIME type (WebAssembly.instantiateStreaming refuses anything else) and never leaves the root.
+// A minimal static file server on 127.0.0.1 for the demo and the browser tests. It serves .wasm
+// with the right MIME type (WebAssembly.instantiateStreaming refuses anything else) and never
+// leaves its roots. `mounts` maps URL prefixes to folders, longest prefix first.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -15,12 +16,16 @@ const TYPES = {
   '.svg': 'image/svg+xml',
 };
 
-export async function startStaticServer(root) {
-  const base = resolve(root);
+export async function startStaticServer(root, { port = 0, mounts = {} } = {}) {
+  const table = Object.entries({ '/': root, ...mounts })
+    .map(([prefix, dir]) => [prefix, resolve(dir)])
+    .sort((a, b) => b[0].length - a[0].length);
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url, 'http://127.0.0.1');
-      let path = normalize(join(base, decodeURIComponent(url.pathname)));
+      const pathname = decodeURIComponent(url.pathname);
+      const [prefix, base] = table.find(([p]) => pathname.startsWith(p));
+      let path = normalize(join(base, pathname.slice(prefix.length)));
       if (!path.startsWith(base)) {
         res.writeHead(403).end();
         return;
@@ -33,7 +38,10 @@ export async function startStaticServer(root) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }
   });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((ok) => server.close(ok)) };
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', ok);
+  });
+  const address = server.address();
+  return { url: `http://127.0.0.1:${address.port}`, close: () => new Promise((ok) => server.close(ok)) };
 }
