@@ -35,3 +35,12 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, SyncError> {
 pub fn now_ms() -> u64 {
     js_sys::Date::now().max(0.0) as u64
 }
+
+/// Reads a version number given by JavaScript (a non-negative safe integer).
+pub fn version_arg(value: f64, name: &str) -> Result<u64, SyncError> {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_991.0 {
+        Ok(value as u64)
+    } else {
+        Err(SyncError::invalid_argument(format!("{name} must be a non-negative integer, got {value}")))
+    }
+}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use synclane_core::change::{PullRequest, PushBatch, SyncScope};
 use synclane_core::server::{MemoryServer, ServerConfig};
-use synclane_core::{ErrorCode, SyncError};
+use synclane_core::ErrorCode;
 use wasm_bindgen::prelude::*;
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,7 +69,7 @@ impl MemorySyncServer {
         device_id: &str,
         version: f64,
     ) -> Result<(), JsValue> {
-        let version = checked_version(version).map_err(to_js_error)?;
+        let version = crate::interop::version_arg(version, "version").map_err(to_js_error)?;
         self.inner
             .update_cursor(&SyncScope::new(workspace_id), device_id, version, now_ms())
             .map_err(to_js_error)
@@ -95,13 +95,5 @@ impl MemorySyncServer {
             js_sys::Reflect::set(&object, &key.into(), &value.into())?;
         }
         Ok(object.into())
-    }
-}
-
-fn checked_version(version: f64) -> Result<u64, SyncError> {
-    if version.is_finite() && version >= 0.0 && version.fract() == 0.0 && version <= 9_007_199_254_740_991.0 {
-        Ok(version as u64)
-    } else {
-        Err(SyncError::invalid_argument(format!("version must be a non-negative integer, got {version}")))
     }
 }

@@ -142,9 +142,15 @@ pub enum Coalesce {
 
 /// Decides how a new write joins the outbox.
 pub fn coalesce<P>(newest_for_record: Option<&OutboxEntry<P>>) -> Coalesce {
+    coalesce_with(newest_for_record.map(|e| (e.state, e.seq, e.op_id())))
+}
+
+/// [`coalesce`] for stores that keep entries in their own form: the newest entry's state,
+/// queue position and op id.
+pub fn coalesce_with(newest_for_record: Option<(OpState, u64, &str)>) -> Coalesce {
     match newest_for_record {
-        Some(entry) if entry.state != OpState::InFlight => {
-            Coalesce::Replace { replaced_op_id: entry.op_id().to_owned(), seq: entry.seq }
+        Some((state, seq, op_id)) if state != OpState::InFlight => {
+            Coalesce::Replace { replaced_op_id: op_id.to_owned(), seq }
         }
         _ => Coalesce::Append,
     }

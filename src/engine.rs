@@ -1,0 +1,390 @@
+//! `EngineCore`: the engine's wasm class. It owns the workspace database, the device's clock
+//! and echo cache; the TypeScript `SyncEngine` wraps it. Every method crosses the boundary once
+//! per batch and returns a Promise.
+
+use crate::error::to_js_error;
+use crate::interop::{from_js_strict, now_ms, to_js};
+use crate::payload::JsPayload;
+use crate::store::records::{app_record, from_stored, StoredEntry};
+use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
+use crate::store::schema::{TableSpec, PENDING_OPS, SYNC_STATE};
+use crate::store::write::{write_batch, LocalWrite, OutboxTotals, CLOCK_STATE, OUTBOX_TOTALS};
+use crate::store::{object_store, read_state, write_state, Store};
+use crate::{idb, store};
+use js_sys::{Array, Promise, Reflect};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use synclane_core::cursor::CursorState;
+use synclane_core::echo::RecentOpCache;
+use synclane_core::hlc::{ClockPolicy, HlcStamp, HybridClock};
+use synclane_core::validate::{validate_remote_batch, RawChange, ValidationContext};
+use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError, SyncResult};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockOptions {
+    max_drift_ms: Option<u64>,
+    reject_future_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OpenOptions {
+    workspace_id: String,
+    #[serde(default)]
+    db_name: Option<String>,
+    #[serde(default)]
+    device_id: Option<String>,
+    tables: Vec<TableSpec>,
+    #[serde(default)]
+    clock: Option<ClockOptions>,
+}
+
+const DEVICE_STATE: &str = "device";
+
+struct Inner {
+    store: Rc<Store>,
+    workspace_id: String,
+    device_id: String,
+    clock: HybridClock,
+    echo: RecentOpCache,
+}
+
+/// The engine's core: storage, stamping and conflict resolution for one workspace.
+#[wasm_bindgen]
+pub struct EngineCore {
+    inner: Rc<RefCell<Inner>>,
+}
+
+fn promise<F>(future: F) -> Promise
+where
+    F: std::future::Future<Output = SyncResult<JsValue>> + 'static,
+{
+    future_to_promise(async move { future.await.map_err(to_js_error) })
+}
+
+/// A fresh random id (128 bits, hex).
+pub fn random_id() -> SyncResult<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| SyncError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The database name used when the app does not choose one.
+pub fn default_db_name(workspace_id: &str) -> String {
+    format!("synclane:{workspace_id}")
+}
+
+#[wasm_bindgen]
+impl EngineCore {
+    /// Opens (creating or upgrading) the workspace database. `options`: `{ workspaceId,
+    /// tables: [{ name, indexes?: [{ name, keyPath, unique?, multiEntry? }] }], dbName?,
+    /// deviceId?, clock?: { maxDriftMs?, rejectFutureMs? } }`.
+    pub fn open(options: JsValue) -> Promise {
+        promise(async move { EngineCore::connect_core(options).await.map(JsValue::from) })
+    }
+
+    #[wasm_bindgen(getter, js_name = deviceId)]
+    pub fn device_id(&self) -> String {
+        self.inner.borrow().device_id.clone()
+    }
+
+    #[wasm_bindgen(getter, js_name = workspaceId)]
+    pub fn workspace_id(&self) -> String {
+        self.inner.borrow().workspace_id.clone()
+    }
+
+    #[wasm_bindgen(getter, js_name = dbName)]
+    pub fn db_name(&self) -> String {
+        self.inner.borrow().store.name.clone()
+    }
+
+    /// Writes a batch in one transaction: `[{ table, op: 'put', record } | { table, op:
+    /// 'delete', id }]`. Resolves to `{ captured: [...], outbox: { count, bytes } }`.
+    pub fn write(&self, ops: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let writes = parse_writes(&inner.borrow().store, &ops)?;
+            let store = inner.borrow().store.clone();
+            let device_id = inner.borrow().device_id.clone();
+            let stamp_inner = inner.clone();
+            let mut failure = None;
+            let mut stamp = |clock: u64| {
+                let op_id = random_id().unwrap_or_else(|e| {
+                    failure = Some(e);
+                    String::new()
+                });
+                ChangeStamp {
+                    clock,
+                    hlc: stamp_inner.borrow().clock.now().encode(),
+                    device_id: device_id.clone(),
+                    op_id,
+                }
+            };
+            let outcome = write_batch(&store, writes, &mut stamp, now_ms()).await?;
+            if let Some(err) = failure {
+                return Err(err);
+            }
+            let result = js_sys::Object::new();
+            Reflect::set(&result, &"captured".into(), &to_js(&outcome.captured)?).ok();
+            Reflect::set(&result, &"outbox".into(), &to_js(&outcome.totals)?).ok();
+            Ok(result.into())
+        })
+    }
+
+    /// One record by id, or `undefined`.
+    pub fn get(&self, table: String, id: String, with_meta: bool) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.check_table(&table)?;
+            let tx = store.transaction(&[&table], false)?;
+            let req = object_store(&tx, &table)?
+                .get(&JsValue::from_str(&id))
+                .map_err(|e| idb::storage_error("reading a record", &e))?;
+            Ok(app_record(idb::request(&req, "reading a record").await?, with_meta))
+        })
+    }
+
+    /// Records of a table, by key or by index: `{ index?, only?, lower?, upper?, lowerOpen?,
+    /// upperOpen?, limit?, withMeta? }`.
+    #[wasm_bindgen(js_name = getAll)]
+    pub fn get_all(&self, table: String, query: JsValue) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.check_table(&table)?;
+            let query = crate::query::Query::from_js(query)?;
+            let tx = store.transaction(&[&table], false)?;
+            let records = crate::query::run(&tx, &table, &query).await?;
+            let out = Array::new();
+            for record in records.iter() {
+                out.push(&app_record(record, query.with_meta));
+            }
+            Ok(out.into())
+        })
+    }
+
+    /// Applies a batch of remote changes with the cursor advance, atomically. The batch is
+    /// validated first; a bad batch is rejected whole and changes nothing.
+    #[wasm_bindgen(js_name = applyRemote)]
+    pub fn apply_remote(&self, changes: JsValue, next_cursor: f64, has_more: bool) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let next_cursor = crate::interop::version_arg(next_cursor, "nextCursor")?;
+            let (store, validated) = {
+                let guard = inner.borrow();
+                let ctx = ValidationContext {
+                    clock: guard.clock.policy(),
+                    ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
+                };
+                (guard.store.clone(), validate_remote_batch(parse_changes(&changes)?, &ctx)?)
+            };
+            let report = {
+                let echo = inner.borrow().echo.clone();
+                apply_remote(&store, validated.clone(), PageEnd { next_cursor, has_more }, &echo, now_ms())
+                    .await?
+            };
+            let mut skew = 0u64;
+            for change in &validated {
+                if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) =
+                    inner.borrow().clock.merge(&change.stamp.hlc)
+                {
+                    skew = skew.max(ahead_ms);
+                }
+            }
+            let out = to_js(&report)?;
+            Reflect::set(&out, &"skewMs".into(), &JsValue::from_f64(skew as f64)).ok();
+            Ok(out)
+        })
+    }
+
+    /// Remembers op ids this device pushed, so their echoes are skipped.
+    #[wasm_bindgen(js_name = rememberPushed)]
+    pub fn remember_pushed(&self, op_ids: Vec<String>) {
+        let mut inner = self.inner.borrow_mut();
+        for id in op_ids {
+            inner.echo.remember(&id);
+        }
+    }
+
+    /// The cursor state: `{ phase, cursor }`.
+    #[wasm_bindgen(js_name = cursorState)]
+    pub fn cursor_state(&self) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            let tx = store.transaction(&[SYNC_STATE], false)?;
+            let cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
+            to_js(&cursor)
+        })
+    }
+
+    /// The outbox, in queue order, for tools: entries with state, attempts, next retry, size
+    /// and last error (payloads included).
+    pub fn outbox(&self) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], false)?;
+            let req = object_store(&tx, PENDING_OPS)?
+                .get_all()
+                .map_err(|e| idb::storage_error("reading the outbox", &e))?;
+            let entries = idb::request(&req, "reading the outbox").await?;
+            // Validate the shape so tools never see a half-written entry.
+            for entry in Array::from(&entries).iter() {
+                from_stored::<StoredEntry>(entry, "outbox entry")?;
+            }
+            let totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+            let out = js_sys::Object::new();
+            Reflect::set(&out, &"entries".into(), &entries).ok();
+            Reflect::set(&out, &"totals".into(), &to_js(&totals)?).ok();
+            Ok(out.into())
+        })
+    }
+
+    /// Closes the database connection.
+    pub fn close(&self) {
+        self.inner.borrow().store.close();
+    }
+
+    /// Deletes a workspace database by name.
+    #[wasm_bindgen(js_name = deleteDatabase)]
+    pub fn delete_database(name: String) -> Promise {
+        promise(async move {
+            idb::delete_database(&name).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+impl EngineCore {
+    /// Opens an engine from Rust (tests, other Rust code); JavaScript uses `EngineCore.open`.
+    pub async fn connect(options: JsValue) -> Result<EngineCore, JsValue> {
+        EngineCore::connect_core(options).await.map_err(to_js_error)
+    }
+
+    async fn connect_core(options: JsValue) -> SyncResult<EngineCore> {
+        let options: OpenOptions = from_js_strict(options, "engine options", ErrorCode::InvalidArgument)?;
+        if options.workspace_id.is_empty() {
+            return Err(SyncError::invalid_argument("workspaceId must not be empty"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for table in &options.tables {
+            if !synclane_core::validate::is_valid_table_name(&table.name) {
+                return Err(SyncError::invalid_argument(format!(
+                    "{:?} is not a valid table name",
+                    table.name
+                )));
+            }
+            if !seen.insert(table.name.clone()) {
+                return Err(SyncError::invalid_argument(format!("table {:?} is declared twice", table.name)));
+            }
+        }
+        let db_name = options.db_name.clone().unwrap_or_else(|| default_db_name(&options.workspace_id));
+        let store = Store::open(&db_name, options.tables).await?;
+        // Device id and clock survive restarts: read them, or create the device id once.
+        let tx = store.transaction(&[SYNC_STATE], true)?;
+        let stored_device: Option<String> = read_state(&tx, DEVICE_STATE).await?;
+        let last_hlc: Option<String> = read_state(&tx, CLOCK_STATE).await?;
+        let device_id = match (options.device_id, stored_device) {
+            (Some(id), _) => id,
+            (None, Some(id)) => id,
+            (None, None) => random_id()?,
+        };
+        write_state(&tx, DEVICE_STATE, &device_id)?;
+        store::commit(&tx, "saving the device id").await?;
+        let defaults = ClockPolicy::default();
+        let policy = ClockPolicy {
+            max_drift_ms: options
+                .clock
+                .as_ref()
+                .and_then(|c| c.max_drift_ms)
+                .unwrap_or(defaults.max_drift_ms),
+            reject_future_ms: options
+                .clock
+                .as_ref()
+                .and_then(|c| c.reject_future_ms)
+                .unwrap_or(defaults.reject_future_ms),
+        };
+        let clock = HybridClock::new(&device_id, Box::new(now_ms), policy)?;
+        if let Some(stamp) = last_hlc.as_deref().and_then(|h| HlcStamp::parse(h).ok()) {
+            clock.restore(stamp);
+        }
+        let inner = Inner {
+            store: Rc::new(store),
+            workspace_id: options.workspace_id,
+            device_id,
+            clock,
+            echo: RecentOpCache::default(),
+        };
+        Ok(EngineCore { inner: Rc::new(RefCell::new(inner)) })
+    }
+}
+
+fn parse_writes(store: &Store, ops: &JsValue) -> SyncResult<Vec<LocalWrite>> {
+    if !Array::is_array(ops) {
+        return Err(SyncError::invalid_argument("write expects an array of ops"));
+    }
+    let mut writes = Vec::new();
+    for (index, op) in Array::from(ops).iter().enumerate() {
+        let field = |name: &str| Reflect::get(&op, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let table = field("table")
+            .as_string()
+            .ok_or_else(|| SyncError::invalid_argument(format!("op #{index}: table must be a string")))?;
+        store.check_table(&table)?;
+        let kind = field("op").as_string().and_then(|o| OpKind::parse(&o));
+        match kind {
+            Some(OpKind::Put) => {
+                let record = field("record");
+                let payload = JsPayload(record.clone());
+                use synclane_core::change::Payload;
+                if !payload.is_object() {
+                    return Err(SyncError::new(
+                        ErrorCode::InvalidPayload,
+                        format!("op #{index}: a record must be an object"),
+                    ));
+                }
+                let pk = match payload.id_field() {
+                    synclane_core::change::PayloadId::Text(id) if !id.is_empty() => id,
+                    _ => {
+                        return Err(SyncError::new(
+                            ErrorCode::InvalidPayload,
+                            format!("op #{index}: a record needs a non-empty string id"),
+                        ))
+                    }
+                };
+                writes.push(LocalWrite { table, pk, op: OpKind::Put, record: Some(record) });
+            }
+            Some(OpKind::Delete) => {
+                let pk = field("id").as_string().filter(|id| !id.is_empty()).ok_or_else(|| {
+                    SyncError::invalid_argument(format!("op #{index}: a delete needs a non-empty string id"))
+                })?;
+                writes.push(LocalWrite { table, pk, op: OpKind::Delete, record: None });
+            }
+            None => {
+                return Err(SyncError::invalid_argument(format!(
+                    "op #{index}: op must be \"put\" or \"delete\""
+                )))
+            }
+        }
+    }
+    Ok(writes)
+}
+
+fn parse_changes(changes: &JsValue) -> SyncResult<Vec<RawChange<JsPayload>>> {
+    if !Array::is_array(changes) {
+        return Err(SyncError::invalid_change("a batch of changes must be an array"));
+    }
+    Array::from(changes)
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            if !item.is_object() || Array::is_array(&item) {
+                return Err(SyncError::invalid_change(format!("change #{index} must be an object")));
+            }
+            serde_wasm_bindgen::from_value(item)
+                .map_err(|e| SyncError::invalid_change(format!("change #{index}: {e}")))
+        })
+        .collect()
+}

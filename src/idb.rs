@@ -1,0 +1,160 @@
+//! IndexedDB requests as futures, over `web-sys`.
+//!
+//! The store uses the browser's API directly rather than a wrapper crate because schema
+//! migrations need the upgrade transaction itself (to add an index to a store that already
+//! holds data), and because the store decides exactly when a transaction commits or aborts.
+//!
+//! Transactions stay alive only while requests are pending: code holding one must await
+//! nothing but that transaction's requests (never a provider call or a timer). A request's
+//! future resolves in a microtask of its success event, when the transaction is still active,
+//! so new requests can be issued after awaiting one.
+
+use js_sys::{Function, Promise, Reflect};
+use std::cell::RefCell;
+use synclane_core::{ErrorCode, SyncError};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    DomException, IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+};
+
+/// Maps a browser storage failure to a canonical error, keeping the DOMException's name so a
+/// quota error is recognisable as one.
+pub fn storage_error(context: &str, err: &JsValue) -> SyncError {
+    let name = Reflect::get(err, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    let message = Reflect::get(err, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    let code = match name.as_str() {
+        "QuotaExceededError" => ErrorCode::QuotaExceeded,
+        "InvalidStateError" if message.contains("closing") || message.contains("closed") => ErrorCode::Closed,
+        "DataCloneError" | "DataError" => ErrorCode::InvalidArgument,
+        _ => ErrorCode::Storage,
+    };
+    SyncError::new(code, format!("{context}: {name}: {message}"))
+}
+
+/// The error of a failed request or transaction, as a JS value.
+fn dom_error(target: &JsValue) -> JsValue {
+    Reflect::get(target, &"error".into()).ok().filter(|e| !e.is_null() && !e.is_undefined()).unwrap_or_else(
+        || {
+            DomException::new_with_message_and_name("aborted", "AbortError")
+                .map(Into::into)
+                .unwrap_or(JsValue::NULL)
+        },
+    )
+}
+
+/// Awaits a request's result.
+pub async fn request(req: &IdbRequest, context: &str) -> Result<JsValue, SyncError> {
+    let target: JsValue = req.clone().into();
+    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
+        let on_success = Closure::once_into_js(move |event: web_sys::Event| {
+            let result =
+                event.target().map(|t| Reflect::get(&t, &"result".into()).unwrap_or(JsValue::UNDEFINED));
+            let _ = resolve.call1(&JsValue::UNDEFINED, &result.unwrap_or(JsValue::UNDEFINED));
+        });
+        let failed = target.clone();
+        let on_error = Closure::once_into_js(move |event: web_sys::Event| {
+            // Handled here: the caller decides whether the transaction aborts.
+            event.prevent_default();
+            let _ = reject.call1(&JsValue::UNDEFINED, &dom_error(&failed));
+        });
+        req.set_onsuccess(Some(on_success.unchecked_ref()));
+        req.set_onerror(Some(on_error.unchecked_ref()));
+    });
+    JsFuture::from(promise).await.map_err(|e| storage_error(context, &e))
+}
+
+/// Awaits a transaction's completion; an abort or error is an error.
+pub async fn transaction_done(tx: &IdbTransaction, context: &str) -> Result<(), SyncError> {
+    let target: JsValue = tx.clone().into();
+    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
+        let on_complete = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        });
+        let failed = target.clone();
+        let reject_abort = reject.clone();
+        let failed_abort = target.clone();
+        let on_error = Closure::once_into_js(move || {
+            let _ = reject.call1(&JsValue::UNDEFINED, &dom_error(&failed));
+        });
+        let on_abort = Closure::once_into_js(move || {
+            let _ = reject_abort.call1(&JsValue::UNDEFINED, &dom_error(&failed_abort));
+        });
+        tx.set_oncomplete(Some(on_complete.unchecked_ref()));
+        tx.set_onerror(Some(on_error.unchecked_ref()));
+        tx.set_onabort(Some(on_abort.unchecked_ref()));
+    });
+    JsFuture::from(promise).await.map(|_| ()).map_err(|e| storage_error(context, &e))
+}
+
+/// Starts a transaction over `stores`.
+pub fn transaction(db: &IdbDatabase, stores: &[&str], write: bool) -> Result<IdbTransaction, SyncError> {
+    let names = js_sys::Array::new();
+    for store in stores {
+        names.push(&JsValue::from_str(store));
+    }
+    let mode = if write { IdbTransactionMode::Readwrite } else { IdbTransactionMode::Readonly };
+    db.transaction_with_str_sequence_and_mode(&names, mode)
+        .map_err(|e| storage_error("starting a transaction", &e))
+}
+
+/// The page's (or worker's) IndexedDB factory.
+pub fn factory() -> Result<IdbFactory, SyncError> {
+    let global = js_sys::global();
+    let idb = Reflect::get(&global, &"indexedDB".into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    idb.map(JsCast::unchecked_into)
+        .ok_or_else(|| SyncError::new(ErrorCode::Storage, "IndexedDB is not available in this environment"))
+}
+
+/// Opens a database. `upgrade` runs inside the upgrade transaction when `version` is above the
+/// stored one; it receives the database and that transaction.
+pub async fn open(
+    name: &str,
+    version: Option<u32>,
+    upgrade: impl FnOnce(&IdbDatabase, &IdbTransaction) -> Result<(), JsValue> + 'static,
+) -> Result<IdbDatabase, SyncError> {
+    let factory = factory()?;
+    let req: IdbOpenDbRequest = match version {
+        Some(v) => factory.open_with_u32(name, v),
+        None => factory.open(name),
+    }
+    .map_err(|e| storage_error("opening the database", &e))?;
+    let upgrade = RefCell::new(Some(upgrade));
+    let req_for_upgrade = req.clone();
+    let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |_event| {
+        let Some(upgrade) = upgrade.borrow_mut().take() else { return };
+        let db: Option<IdbDatabase> = req_for_upgrade.result().ok().map(JsCast::unchecked_into);
+        let tx = req_for_upgrade.transaction();
+        if let (Some(db), Some(tx)) = (db, tx) {
+            if let Err(err) = upgrade(&db, &tx) {
+                web_sys_log(&err);
+                tx.abort().ok();
+            }
+        }
+    });
+    req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let result = request(&req, "opening the database").await;
+    req.set_onupgradeneeded(None);
+    drop(on_upgrade);
+    result.map(JsCast::unchecked_into)
+}
+
+fn web_sys_log(err: &JsValue) {
+    let console = Reflect::get(&js_sys::global(), &"console".into()).ok();
+    if let Some(error) = console.as_ref().and_then(|c| Reflect::get(c, &"error".into()).ok()) {
+        if let Some(f) = error.dyn_ref::<Function>() {
+            let _ = f.call2(
+                console.as_ref().unwrap_or(&JsValue::NULL),
+                &"synclane: schema upgrade failed".into(),
+                err,
+            );
+        }
+    }
+}
+
+/// Deletes a database by name.
+pub async fn delete_database(name: &str) -> Result<(), SyncError> {
+    let req = factory()?.delete_database(name).map_err(|e| storage_error("deleting the database", &e))?;
+    request(&req, "deleting the database").await.map(|_| ())
+}

@@ -1,0 +1,112 @@
+//! The IndexedDB store: one database per workspace holding the app's tables and synclane's own
+//! stores, with every write of a record and its outbox entry in one transaction.
+
+pub mod records;
+pub mod remote;
+pub mod schema;
+pub mod write;
+
+use crate::idb;
+use js_sys::Reflect;
+use records::{from_stored, set};
+use schema::{TableSpec, SYNC_STATE};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::BTreeSet;
+use synclane_core::{ErrorCode, SyncError, SyncResult};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
+
+/// An open workspace database.
+pub struct Store {
+    db: IdbDatabase,
+    pub name: String,
+    pub table_names: BTreeSet<String>,
+}
+
+impl Store {
+    /// Opens (creating or upgrading as needed) the database `name` for `tables`.
+    pub async fn open(name: &str, tables: Vec<TableSpec>) -> SyncResult<Store> {
+        let db = idb::open(name, None, |_, _| Ok(())).await?;
+        let needs =
+            schema::needs_upgrade(&db, &tables).map_err(|e| idb::storage_error("reading the schema", &e))?;
+        let db = if needs {
+            let next = db.version() as u32 + 1;
+            db.close();
+            let declared = tables.clone();
+            idb::open(name, Some(next), move |db, tx| schema::upgrade(db, tx, &declared)).await?
+        } else {
+            db
+        };
+        let table_names = tables.iter().map(|t| t.name.clone()).collect();
+        Ok(Store { db, name: name.to_owned(), table_names })
+    }
+
+    pub fn close(&self) {
+        self.db.close();
+    }
+
+    pub fn transaction(&self, stores: &[&str], write: bool) -> SyncResult<IdbTransaction> {
+        idb::transaction(&self.db, stores, write)
+    }
+
+    pub fn check_table(&self, table: &str) -> SyncResult<()> {
+        if self.table_names.contains(table) {
+            Ok(())
+        } else {
+            Err(SyncError::new(
+                ErrorCode::UnknownTable,
+                format!("unknown table {table:?}; declare it in `tables` when opening"),
+            ))
+        }
+    }
+}
+
+/// Gets an object store of a transaction.
+pub fn object_store(tx: &IdbTransaction, name: &str) -> SyncResult<IdbObjectStore> {
+    tx.object_store(name).map_err(|e| idb::storage_error(&format!("opening store {name}"), &e))
+}
+
+/// Reads a value of `_sync_state`.
+pub async fn read_state<T: DeserializeOwned>(tx: &IdbTransaction, key: &str) -> SyncResult<Option<T>> {
+    let store = object_store(tx, SYNC_STATE)?;
+    let req = store.get(&JsValue::from_str(key)).map_err(|e| idb::storage_error("reading sync state", &e))?;
+    let value = idb::request(&req, "reading sync state").await?;
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    let inner = Reflect::get(&value, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+    from_stored(inner, key).map(Some)
+}
+
+/// Writes a value of `_sync_state` (the request completes with the transaction).
+pub fn write_state<T: Serialize>(tx: &IdbTransaction, key: &str, value: &T) -> SyncResult<()> {
+    let store = object_store(tx, SYNC_STATE)?;
+    let object = js_sys::Object::new();
+    set(&object, "key", &JsValue::from_str(key))?;
+    set(&object, "value", &crate::interop::to_js(value)?)?;
+    store.put(&object).map(|_| ()).map_err(|e| idb::storage_error("writing sync state", &e))
+}
+
+/// Commits a write transaction and waits until it is durable.
+pub async fn commit(tx: &IdbTransaction, context: &str) -> SyncResult<()> {
+    // commit() is a hint that lets the browser finish without waiting for the task to end;
+    // completion is what counts. web-sys marks it deprecated only because not every browser
+    // had it when the binding was written; every current engine does.
+    #[allow(deprecated)]
+    let _ = tx.commit();
+    idb::transaction_done(tx, context).await
+}
+
+/// Aborts a transaction after a failure, returning the original error.
+pub fn abort(tx: &IdbTransaction, err: SyncError) -> SyncError {
+    let _ = tx.abort();
+    err
+}
+
+pub fn js_array_of(items: &[&str]) -> js_sys::Array {
+    items.iter().map(|s| JsValue::from_str(s)).collect()
+}
+
+pub fn record_key(table: &str, pk: &str) -> JsValue {
+    js_array_of(&[table, pk]).unchecked_into()
+}

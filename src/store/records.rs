@@ -1,0 +1,171 @@
+//! How records, tombstones and outbox entries are laid out in IndexedDB, converted in one place.
+//!
+//! A record is the app's object plus a `_sync` field with its stamp and, once known, the server
+//! version it was stored at. Reads strip `_sync` unless the caller asks for metadata. A deleted
+//! record leaves its table and becomes a tombstone in `_tombstones`, keyed by
+//! `[tableName, pk]`.
+
+use crate::interop::to_js;
+use js_sys::{Object, Reflect};
+use serde::{Deserialize, Serialize};
+use synclane_core::outbox::OpState;
+use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError};
+use wasm_bindgen::JsValue;
+
+/// The field that carries sync metadata inside a stored record.
+pub const META_FIELD: &str = "_sync";
+
+/// Sync metadata stored with a record or tombstone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredMeta {
+    pub clock: u64,
+    pub hlc: String,
+    pub device_id: String,
+    pub op_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<u64>,
+}
+
+impl StoredMeta {
+    pub fn new(stamp: &ChangeStamp, server_version: Option<u64>) -> Self {
+        StoredMeta {
+            clock: stamp.clock,
+            hlc: stamp.hlc.clone(),
+            device_id: stamp.device_id.clone(),
+            op_id: stamp.op_id.clone(),
+            server_version,
+        }
+    }
+
+    pub fn stamp(&self) -> ChangeStamp {
+        ChangeStamp {
+            clock: self.clock,
+            hlc: self.hlc.clone(),
+            device_id: self.device_id.clone(),
+            op_id: self.op_id.clone(),
+        }
+    }
+}
+
+/// A tombstone as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tombstone {
+    pub key: (String, String),
+    pub table_name: String,
+    pub pk: String,
+    pub meta: StoredMeta,
+    pub deleted_at: u64,
+}
+
+/// The version the store holds for a record: live, a tombstone, or nothing.
+#[derive(Debug, Clone)]
+pub enum LocalVersion {
+    Live(StoredMeta),
+    Deleted(StoredMeta),
+    Absent,
+}
+
+impl LocalVersion {
+    pub fn meta(&self) -> Option<(&StoredMeta, OpKind)> {
+        match self {
+            LocalVersion::Live(m) => Some((m, OpKind::Put)),
+            LocalVersion::Deleted(m) => Some((m, OpKind::Delete)),
+            LocalVersion::Absent => None,
+        }
+    }
+
+    pub fn clock(&self) -> Option<u64> {
+        self.meta().map(|(m, _)| m.clock)
+    }
+}
+
+/// Reads the stored version from a record lookup and a tombstone lookup.
+pub fn local_version(record: &JsValue, tombstone: &JsValue) -> Result<LocalVersion, SyncError> {
+    if record.is_object() {
+        let meta = Reflect::get(record, &META_FIELD.into()).unwrap_or(JsValue::UNDEFINED);
+        if meta.is_object() {
+            return Ok(LocalVersion::Live(from_stored(meta, "record metadata")?));
+        }
+        // A record written outside synclane (no metadata) counts as never synced.
+        return Ok(LocalVersion::Absent);
+    }
+    if tombstone.is_object() {
+        let t: Tombstone = from_stored(tombstone.clone(), "tombstone")?;
+        return Ok(LocalVersion::Deleted(t.meta));
+    }
+    Ok(LocalVersion::Absent)
+}
+
+/// The stored form of a record: a copy of the app's object with `id` and `_sync` set.
+pub fn stored_record(payload: &JsValue, pk: &str, meta: &StoredMeta) -> Result<JsValue, SyncError> {
+    let object = Object::assign(&Object::new(), payload.unchecked_ref_object());
+    set(&object, "id", &JsValue::from_str(pk))?;
+    set(&object, META_FIELD, &to_js(meta)?)?;
+    Ok(object.into())
+}
+
+/// A record as the app sees it: `_sync` removed unless metadata is asked for.
+pub fn app_record(stored: JsValue, with_meta: bool) -> JsValue {
+    if with_meta || !stored.is_object() {
+        return stored;
+    }
+    let _ = Reflect::delete_property(stored.unchecked_ref_object(), &META_FIELD.into());
+    stored
+}
+
+/// An outbox entry as stored in `_pending_ops`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub op_id: String,
+    pub table_name: String,
+    pub pk: String,
+    pub op: OpKind,
+    pub stamp: ChangeStamp,
+    pub state: OpState,
+    pub attempts: u32,
+    pub next_attempt_at: u64,
+    pub byte_size: u64,
+    pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<SyncError>,
+}
+
+/// Builds the stored entry object, with the payload kept as the JavaScript value it is.
+pub fn entry_to_js(entry: &StoredEntry, payload: Option<&JsValue>) -> Result<JsValue, SyncError> {
+    let value = to_js(entry)?;
+    if let Some(payload) = payload {
+        set(value.unchecked_ref_object(), "payload", payload)?;
+    }
+    Ok(value)
+}
+
+pub fn from_stored<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, SyncError> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| SyncError::new(ErrorCode::Storage, format!("stored {what} is unreadable: {e}")))
+}
+
+pub fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), SyncError> {
+    Reflect::set(target, &key.into(), value)
+        .map(|_| ())
+        .map_err(|_| SyncError::new(ErrorCode::Internal, format!("could not set {key}")))
+}
+
+/// Approximate size of a payload in bytes (its JSON length), for outbox capacity and limits.
+pub fn byte_size(payload: &JsValue) -> u64 {
+    js_sys::JSON::stringify(payload).ok().and_then(|s| s.as_string()).map_or(0, |s| s.len() as u64)
+}
+
+trait AsObject {
+    fn unchecked_ref_object(&self) -> &Object;
+}
+
+impl AsObject for JsValue {
+    fn unchecked_ref_object(&self) -> &Object {
+        wasm_bindgen::JsCast::unchecked_ref(self)
+    }
+}

@@ -1,0 +1,244 @@
+//! Applying a batch of remote changes: every change decided by the core's rule, written with
+//! the cursor advance in one transaction. Conflicts are logged in the same transaction.
+
+use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
+use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
+use super::{abort, commit, object_store, read_state, record_key, write_state, Store};
+use crate::idb;
+use crate::interop::to_js;
+use crate::payload::JsPayload;
+use serde::Serialize;
+use synclane_core::apply::{decide_remote, RemoteDecision};
+use synclane_core::change::SyncChange;
+use synclane_core::cursor::{CursorPhase, CursorState};
+use synclane_core::echo::RecentOpCache;
+use synclane_core::{ChangeStamp, OpKind, SyncResult, VersionRef};
+use wasm_bindgen::JsValue;
+use web_sys::IdbTransaction;
+
+pub const CURSOR_STATE: &str = "cursor";
+
+/// A change that was written locally.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedChange {
+    pub table_name: String,
+    pub pk: String,
+    pub op: OpKind,
+    pub server_version: u64,
+}
+
+/// One side of a conflict.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictSide {
+    pub op: OpKind,
+    pub stamp: ChangeStamp,
+}
+
+/// A conflict, as logged and reported.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conflict {
+    pub table_name: String,
+    pub pk: String,
+    pub local: ConflictSide,
+    pub remote: ConflictSide,
+    pub winner: &'static str,
+    pub local_pending: bool,
+    pub during_bootstrap: bool,
+    pub at: u64,
+}
+
+/// What applying a batch did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyReport {
+    pub applied: Vec<AppliedChange>,
+    pub conflicts: Vec<Conflict>,
+    pub echoes: u32,
+    pub identical: u32,
+    /// Changes at or below the cursor (duplicate or late deliveries), skipped.
+    pub stale: u32,
+    pub cursor: CursorState,
+    pub cursor_moved: bool,
+}
+
+/// Where the batch ends in the change log.
+pub struct PageEnd {
+    pub next_cursor: u64,
+    pub has_more: bool,
+}
+
+/// Applies validated changes and advances the cursor, atomically.
+pub async fn apply_remote(
+    store: &Store,
+    changes: Vec<SyncChange<JsPayload>>,
+    page: PageEnd,
+    echo: &RecentOpCache,
+    now_ms: u64,
+) -> SyncResult<ApplyReport> {
+    let mut stores: Vec<&str> = changes.iter().map(|c| c.table_name.as_str()).collect();
+    stores.extend([PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS]);
+    stores.sort_unstable();
+    stores.dedup();
+    let tx = store.transaction(&stores, true)?;
+    match apply_in(&tx, changes, page, echo, now_ms).await {
+        Ok(report) => {
+            commit(&tx, "applying remote changes").await?;
+            Ok(report)
+        }
+        Err(err) => Err(abort(&tx, err)),
+    }
+}
+
+async fn apply_in(
+    tx: &IdbTransaction,
+    changes: Vec<SyncChange<JsPayload>>,
+    page: PageEnd,
+    echo: &RecentOpCache,
+    now_ms: u64,
+) -> SyncResult<ApplyReport> {
+    let mut cursor: CursorState = read_state(tx, CURSOR_STATE).await?.unwrap_or_default();
+    if cursor.phase == CursorPhase::ColdStart {
+        cursor.begin_bootstrap()?;
+    }
+    let during_bootstrap = cursor.phase == CursorPhase::Bootstrapping;
+    let tombstones = object_store(tx, TOMBSTONES)?;
+    let pending = object_store(tx, PENDING_OPS)?;
+    let by_record =
+        pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
+    let conflicts_store = object_store(tx, CONFLICTS)?;
+    let mut report = ApplyReport {
+        applied: vec![],
+        conflicts: vec![],
+        echoes: 0,
+        identical: 0,
+        stale: 0,
+        cursor,
+        cursor_moved: false,
+    };
+    let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
+    for change in changes {
+        if change.server_version <= cursor.cursor {
+            report.stale += 1;
+            continue;
+        }
+        let table = object_store(tx, &change.table_name)?;
+        let key = record_key(&change.table_name, &change.pk);
+        let pk = JsValue::from_str(&change.pk);
+        let record_req = table.get(&pk).map_err(err("reading a record"))?;
+        let tomb_req = tombstones.get(&key).map_err(err("reading a tombstone"))?;
+        let count_req = by_record.count_with_key(&key).map_err(err("reading the outbox"))?;
+        let record = idb::request(&record_req, "reading a record").await?;
+        let tombstone = idb::request(&tomb_req, "reading a tombstone").await?;
+        let local_pending =
+            idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
+        let local = local_version(&record, &tombstone)?;
+        let local_stamp = local.meta().map(|(m, op)| (m.stamp(), op));
+        let decision = decide_remote(
+            local_stamp.as_ref().map(|(s, op)| VersionRef::new(s, *op)),
+            local_pending,
+            VersionRef::new(&change.stamp, change.op),
+            echo.is_echo(&change.stamp.op_id),
+        );
+        let meta = StoredMeta::new(&change.stamp, Some(change.server_version));
+        match decision {
+            RemoteDecision::Apply | RemoteDecision::ApplyOverPending => {
+                write_version(&table, &tombstones, &change, &meta, now_ms)?;
+                report.applied.push(AppliedChange {
+                    table_name: change.table_name.clone(),
+                    pk: change.pk.clone(),
+                    op: change.op,
+                    server_version: change.server_version,
+                });
+            }
+            RemoteDecision::Echo | RemoteDecision::Identical => {
+                // Same version as stored: remember its server version (tombstone GC needs it).
+                if let Some((stored, _)) = local.meta() {
+                    if stored.op_id == change.stamp.op_id && stored.server_version.is_none() {
+                        match &local {
+                            LocalVersion::Live(_) => {
+                                let _ = js_sys::Reflect::set(
+                                    &record,
+                                    &super::records::META_FIELD.into(),
+                                    &to_js(&meta)?,
+                                );
+                                table.put(&record).map_err(err("updating a record"))?;
+                            }
+                            LocalVersion::Deleted(_) => write_tombstone(&tombstones, &change, &meta, now_ms)?,
+                            LocalVersion::Absent => {}
+                        }
+                    }
+                }
+                if decision == RemoteDecision::Echo {
+                    report.echoes += 1;
+                } else {
+                    report.identical += 1;
+                }
+            }
+            RemoteDecision::KeepLocal => {}
+        }
+        if decision.is_conflict() {
+            if let Some((stored, local_op)) = local.meta() {
+                let conflict = Conflict {
+                    table_name: change.table_name.clone(),
+                    pk: change.pk.clone(),
+                    local: ConflictSide { op: local_op, stamp: stored.stamp() },
+                    remote: ConflictSide { op: change.op, stamp: change.stamp.clone() },
+                    winner: if decision.writes() { "remote" } else { "local" },
+                    local_pending,
+                    during_bootstrap,
+                    at: now_ms,
+                };
+                conflicts_store.add(&to_js(&conflict)?).map_err(err("logging a conflict"))?;
+                report.conflicts.push(conflict);
+            }
+        }
+    }
+    let advance = cursor.apply_page(page.next_cursor, page.has_more)?;
+    report.cursor_moved = matches!(advance, synclane_core::cursor::Advance::Moved(_));
+    report.cursor = cursor;
+    write_state(tx, CURSOR_STATE, &cursor)?;
+    Ok(report)
+}
+
+fn write_version(
+    table: &web_sys::IdbObjectStore,
+    tombstones: &web_sys::IdbObjectStore,
+    change: &SyncChange<JsPayload>,
+    meta: &StoredMeta,
+    now_ms: u64,
+) -> SyncResult<()> {
+    let key = record_key(&change.table_name, &change.pk);
+    match (&change.op, &change.payload) {
+        (OpKind::Put, Some(payload)) => {
+            let value = stored_record(&payload.0, &change.pk, meta)?;
+            table.put(&value).map_err(|e| idb::storage_error("writing a record", &e))?;
+            tombstones.delete(&key).map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
+        }
+        _ => {
+            table
+                .delete(&JsValue::from_str(&change.pk))
+                .map_err(|e| idb::storage_error("deleting a record", &e))?;
+            write_tombstone(tombstones, change, meta, now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_tombstone(
+    tombstones: &web_sys::IdbObjectStore,
+    change: &SyncChange<JsPayload>,
+    meta: &StoredMeta,
+    now_ms: u64,
+) -> SyncResult<()> {
+    let tombstone = Tombstone {
+        key: (change.table_name.clone(), change.pk.clone()),
+        table_name: change.table_name.clone(),
+        pk: change.pk.clone(),
+        meta: meta.clone(),
+        deleted_at: now_ms,
+    };
+    tombstones.put(&to_js(&tombstone)?).map(|_| ()).map_err(|e| idb::storage_error("writing a tombstone", &e))
+}

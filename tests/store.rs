@@ -1,0 +1,217 @@
+//! Browser tests of the IndexedDB store through `EngineCore` (run by wasm-pack test).
+
+use js_sys::{Array, Function, Reflect, JSON};
+use synclane::EngineCore;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn js(text: &str) -> JsValue {
+    JSON::parse(text).unwrap_or_else(|_| panic!("bad test JSON: {text}"))
+}
+
+fn get(value: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(value.clone(), |v, key| {
+        let key: JsValue = match key.parse::<u32>() {
+            Ok(index) => index.into(),
+            Err(_) => key.into(),
+        };
+        Reflect::get(&v, &key).unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
+async fn wait(promise: js_sys::Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
+
+fn unique(name: &str) -> String {
+    format!("test:{name}:{}", js_sys::Math::random())
+}
+
+async fn open(db: &str, tables: &str) -> EngineCore {
+    let options =
+        js(&format!(r#"{{"workspaceId":"w","dbName":"{db}","deviceId":"dev-test","tables":{tables}}}"#));
+    EngineCore::connect(options).await.expect("open")
+}
+
+fn hlc_now(offset_ms: i64) -> String {
+    let ms = (js_sys::Date::now() as i64 + offset_ms) as u64;
+    let ntp = ((ms / 1000) << 32) | (((ms % 1000) << 32) / 1000);
+    format!("{ntp:016x}-00000000000000aa")
+}
+
+fn change(pk: &str, op: &str, clock: u64, version: u64, op_id: &str, title: &str) -> String {
+    let payload =
+        if op == "put" { format!(r#","payload":{{"id":"{pk}","title":"{title}"}}"#) } else { String::new() };
+    format!(
+        r#"{{"tableName":"notes","pk":"{pk}","op":"{op}"{payload},"serverVersion":{version},
+            "stamp":{{"clock":{clock},"hlc":"{}","deviceId":"remote","opId":"{op_id}"}}}}"#,
+        hlc_now(0)
+    )
+}
+
+const NOTES: &str = r#"[{"name":"notes","indexes":[{"name":"byTitle","keyPath":"title"}]}]"#;
+
+#[wasm_bindgen_test]
+async fn a_write_stores_the_record_and_its_outbox_entry_together() {
+    let engine = open(&unique("write"), NOTES).await;
+    let result = wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"one"}},
+        {"table":"notes","op":"put","record":{"id":"b","title":"two"}}]"#)))
+    .await
+    .unwrap();
+    assert_eq!(get(&result, "captured.0.clock").as_f64(), Some(1.0));
+    assert_eq!(get(&result, "outbox.count").as_f64(), Some(2.0));
+    let record = wait(engine.get("notes".into(), "a".into(), false)).await.unwrap();
+    assert_eq!(get(&record, "title").as_string().as_deref(), Some("one"));
+    assert!(get(&record, "_sync").is_undefined(), "metadata is hidden unless asked for");
+    let with_meta = wait(engine.get("notes".into(), "a".into(), true)).await.unwrap();
+    assert_eq!(get(&with_meta, "_sync.deviceId").as_string().as_deref(), Some("dev-test"));
+
+    // A second write of "a" coalesces: still two entries, the clock rises.
+    let again = wait(engine.write(js(r#"[{"table":"notes","op":"delete","id":"a"}]"#))).await.unwrap();
+    assert_eq!(get(&again, "captured.0.clock").as_f64(), Some(2.0));
+    assert!(get(&again, "captured.0.replacedOpId").is_string());
+    let outbox = wait(engine.outbox()).await.unwrap();
+    let entries = Array::from(&get(&outbox, "entries"));
+    assert_eq!(entries.length(), 2);
+    assert_eq!(get(&entries.get(0), "op").as_string().as_deref(), Some("delete"));
+    assert_eq!(get(&entries.get(0), "state").as_string().as_deref(), Some("pending"));
+    assert!(wait(engine.get("notes".into(), "a".into(), false)).await.unwrap().is_undefined());
+
+    let by_index =
+        wait(engine.get_all("notes".into(), js(r#"{"index":"byTitle","only":"two"}"#))).await.unwrap();
+    assert_eq!(Array::from(&by_index).length(), 1);
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_write_that_fails_leaves_neither_record_nor_outbox_entry() {
+    let engine = open(&unique("abort"), NOTES).await;
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"keep","title":"kept"}}]"#)))
+        .await
+        .unwrap();
+    // The second record cannot be stored (a function is not cloneable): the batch aborts.
+    let bad = Array::new();
+    bad.push(&js(r#"{"table":"notes","op":"put","record":{"id":"x","title":"first half"}}"#));
+    let poisoned = js(r#"{"table":"notes","op":"put","record":{"id":"y"}}"#);
+    Reflect::set(&get(&poisoned, "record"), &"fn".into(), &Function::new_no_args("return 1")).unwrap();
+    bad.push(&poisoned);
+    let err = wait(engine.write(bad.into())).await.unwrap_err();
+    assert_eq!(get(&err, "name").as_string().as_deref(), Some("SyncError"));
+    assert!(
+        wait(engine.get("notes".into(), "x".into(), false)).await.unwrap().is_undefined(),
+        "first half rolled back"
+    );
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(Array::from(&get(&outbox, "entries")).length(), 1, "only the earlier write is queued");
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(1.0));
+    let err =
+        wait(engine.write(js(r#"[{"table":"ghosts","op":"put","record":{"id":"g"}}]"#))).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("unknown_table"));
+    let err = wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"title":"no id"}}]"#)))
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_payload"));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn remote_changes_and_the_cursor_commit_together() {
+    let engine = open(&unique("remote"), NOTES).await;
+    let batch = format!(
+        "[{},{}]",
+        change("r1", "put", 1, 1, "o1", "hello"),
+        change("r2", "put", 1, 2, "o2", "world")
+    );
+    let report = wait(engine.apply_remote(js(&batch), 2.0, false)).await.unwrap();
+    assert_eq!(Array::from(&get(&report, "applied")).length(), 2);
+    assert_eq!(get(&report, "cursor.cursor").as_f64(), Some(2.0));
+    assert_eq!(get(&report, "cursor.phase").as_string().as_deref(), Some("live"));
+    let record = wait(engine.get("notes".into(), "r1".into(), true)).await.unwrap();
+    assert_eq!(get(&record, "_sync.serverVersion").as_f64(), Some(1.0));
+
+    // The same batch again: stale, nothing changes, the cursor stays.
+    let again = wait(engine.apply_remote(js(&batch), 2.0, false)).await.unwrap();
+    assert_eq!(get(&again, "stale").as_f64(), Some(2.0));
+    assert_eq!(get(&again, "cursorMoved").as_bool(), Some(false));
+
+    // A remote delete with a higher clock beats the record; a local pending write that loses is
+    // a conflict with the remote as winner.
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"r2","title":"mine"}}]"#)))
+        .await
+        .unwrap();
+    let delete =
+        format!("[{},{}]", change("r1", "delete", 2, 3, "o3", ""), change("r2", "put", 5, 4, "o4", "theirs"));
+    let report = wait(engine.apply_remote(js(&delete), 4.0, false)).await.unwrap();
+    assert_eq!(get(&report, "conflicts.0.pk").as_string().as_deref(), Some("r2"));
+    assert_eq!(get(&report, "conflicts.0.winner").as_string().as_deref(), Some("remote"));
+    assert!(wait(engine.get("notes".into(), "r1".into(), false)).await.unwrap().is_undefined());
+    let r2 = wait(engine.get("notes".into(), "r2".into(), false)).await.unwrap();
+    assert_eq!(get(&r2, "title").as_string().as_deref(), Some("theirs"));
+    let cursor = wait(engine.cursor_state()).await.unwrap();
+    assert_eq!(get(&cursor, "cursor").as_f64(), Some(4.0));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_batch_is_rejected_whole_and_leaves_data_and_cursor_untouched() {
+    let engine = open(&unique("bad"), NOTES).await;
+    wait(engine.apply_remote(js(&format!("[{}]", change("ok", "put", 1, 1, "o1", "safe"))), 1.0, false))
+        .await
+        .unwrap();
+    let cases = [
+        (
+            format!(
+                "[{},{}]",
+                change("ok", "put", 9, 2, "o2", "overwritten?"),
+                r#"{"tableName":"notes","pk":"z","op":"put","payload":[1],"serverVersion":3,"stamp":{"clock":1,"hlc":"0000000000000001-0000000000000001","deviceId":"d","opId":"z"}}"#
+            ),
+            "invalid_payload",
+        ),
+        (
+            format!("[{}]", change("ok", "put", 9, 2, "o2", "x").replace("\"notes\"", "\"ghosts\"")),
+            "unknown_table",
+        ),
+        (
+            format!(
+                "[{}]",
+                change("ok", "put", 9, 2, "o2", "x").replace(&hlc_now(0), &hlc_now(3 * 86_400_000))
+            ),
+            "clock_skew",
+        ),
+        (r#"[{"tableName":"notes"}]"#.to_string(), "invalid_change"),
+        (r#"{"not":"an array"}"#.to_string(), "invalid_change"),
+    ];
+    for (batch, code) in cases {
+        let err = wait(engine.apply_remote(js(&batch), 3.0, false)).await.unwrap_err();
+        assert_eq!(get(&err, "code").as_string().as_deref(), Some(code), "{batch}");
+    }
+    let record = wait(engine.get("notes".into(), "ok".into(), false)).await.unwrap();
+    assert_eq!(get(&record, "title").as_string().as_deref(), Some("safe"));
+    let cursor = wait(engine.cursor_state()).await.unwrap();
+    assert_eq!(get(&cursor, "cursor").as_f64(), Some(1.0));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_database_from_an_older_schema_upgrades_without_losing_data_or_pending_ops() {
+    let db = unique("migrate");
+    let old = open(&db, r#"[{"name":"notes"}]"#).await;
+    wait(old.write(js(r#"[{"table":"notes","op":"put","record":{"id":"n1","title":"from v1","tag":"x"}}]"#)))
+        .await
+        .unwrap();
+    old.close();
+    let new =
+        open(&db, r#"[{"name":"notes","indexes":[{"name":"byTag","keyPath":"tag"}]},{"name":"tags"}]"#).await;
+    let kept = wait(new.get("notes".into(), "n1".into(), false)).await.unwrap();
+    assert_eq!(get(&kept, "title").as_string().as_deref(), Some("from v1"));
+    let by_tag = wait(new.get_all("notes".into(), js(r#"{"index":"byTag","only":"x"}"#))).await.unwrap();
+    assert_eq!(Array::from(&by_tag).length(), 1, "the new index covers old records");
+    let outbox = wait(new.outbox()).await.unwrap();
+    assert_eq!(Array::from(&get(&outbox, "entries")).length(), 1, "pending ops survive the upgrade");
+    assert_eq!(new.device_id(), "dev-test");
+    wait(new.write(js(r#"[{"table":"tags","op":"put","record":{"id":"t1"}}]"#))).await.unwrap();
+    new.close();
+}
