@@ -108,8 +108,9 @@ impl EngineCore {
     pub fn write(&self, ops: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let writes = parse_writes(&inner.borrow().store, &ops)?;
             let store = inner.borrow().store.clone();
+            store.ready().await?;
+            let writes = parse_writes(&store, &ops)?;
             let device_id = inner.borrow().device_id.clone();
             let stamp_inner = inner.clone();
             let mut failure = None;
@@ -140,6 +141,7 @@ impl EngineCore {
     pub fn get(&self, table: String, id: String, with_meta: bool) -> Promise {
         let store = self.inner.borrow().store.clone();
         promise(async move {
+            store.ready().await?;
             store.check_table(&table)?;
             let tx = store.transaction(&[&table], false)?;
             let req = object_store(&tx, &table)?
@@ -155,6 +157,7 @@ impl EngineCore {
     pub fn get_all(&self, table: String, query: JsValue) -> Promise {
         let store = self.inner.borrow().store.clone();
         promise(async move {
+            store.ready().await?;
             store.check_table(&table)?;
             let query = crate::query::Query::from_js(query)?;
             let tx = store.transaction(&[&table], false)?;
@@ -174,6 +177,8 @@ impl EngineCore {
         let inner = self.inner.clone();
         promise(async move {
             let next_cursor = crate::interop::version_arg(next_cursor, "nextCursor")?;
+            let ready = inner.borrow().store.clone();
+            ready.ready().await?;
             let (store, validated) = {
                 let guard = inner.borrow();
                 let ctx = ValidationContext {
@@ -215,6 +220,7 @@ impl EngineCore {
     pub fn cursor_state(&self) -> Promise {
         let store = self.inner.borrow().store.clone();
         promise(async move {
+            store.ready().await?;
             let tx = store.transaction(&[SYNC_STATE], false)?;
             let cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
             to_js(&cursor)
@@ -226,6 +232,7 @@ impl EngineCore {
     pub fn outbox(&self) -> Promise {
         let store = self.inner.borrow().store.clone();
         promise(async move {
+            store.ready().await?;
             let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], false)?;
             let req = object_store(&tx, PENDING_OPS)?
                 .get_all()

@@ -215,3 +215,34 @@ async fn a_database_from_an_older_schema_upgrades_without_losing_data_or_pending
     wait(new.write(js(r#"[{"table":"tags","op":"put","record":{"id":"t1"}}]"#))).await.unwrap();
     new.close();
 }
+
+#[wasm_bindgen_test]
+async fn another_tabs_upgrade_closes_this_connection_which_reopens_with_its_outbox() {
+    let db = unique("versionchange");
+    let tab_a = open(&db, r#"[{"name":"notes"}]"#).await;
+    wait(tab_a.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a1","title":"before"}}]"#)))
+        .await
+        .unwrap();
+    // Tab B declares a new table: its upgrade needs tab A's connection closed. If A held on to
+    // it, this open would be blocked forever.
+    let tab_b = open(&db, r#"[{"name":"notes"},{"name":"tags"}]"#).await;
+    wait(tab_b.write(js(r#"[{"table":"tags","op":"put","record":{"id":"t1"}}]"#))).await.unwrap();
+    // Tab A carries on: it reopens on its next use and its outbox is intact.
+    wait(tab_a.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a2","title":"after"}}]"#)))
+        .await
+        .unwrap();
+    let outbox = wait(tab_a.outbox()).await.unwrap();
+    assert_eq!(Array::from(&get(&outbox, "entries")).length(), 3, "a1, t1 and a2 are all queued");
+    let seen_by_b = wait(tab_b.get("notes".into(), "a2".into(), false)).await.unwrap();
+    assert_eq!(get(&seen_by_b, "title").as_string().as_deref(), Some("after"));
+    tab_a.close();
+    tab_b.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_closed_engine_answers_with_a_closed_error() {
+    let engine = open(&unique("closed"), NOTES).await;
+    engine.close();
+    let err = wait(engine.get("notes".into(), "x".into(), false)).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("closed"));
+}

@@ -11,14 +11,25 @@ use js_sys::Reflect;
 use records::{from_stored, set};
 use schema::{TableSpec, SYNC_STATE};
 use serde::{de::DeserializeOwned, Serialize};
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
+use std::rc::Rc;
 use synclane_core::{ErrorCode, SyncError, SyncResult};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
 
 /// An open workspace database.
+///
+/// When another tab upgrades the schema, the browser asks this connection to close
+/// (`versionchange`); holding it open would block that tab. The store closes at once and
+/// reopens, with an upgrade of its own if its declared schema needs one, before its next use.
 pub struct Store {
-    db: IdbDatabase,
+    db: RefCell<IdbDatabase>,
+    superseded: Rc<Cell<bool>>,
+    closed: Cell<bool>,
+    on_version_change: RefCell<Option<Closure<dyn FnMut()>>>,
+    tables: Vec<TableSpec>,
     pub name: String,
     pub table_names: BTreeSet<String>,
 }
@@ -26,27 +37,59 @@ pub struct Store {
 impl Store {
     /// Opens (creating or upgrading as needed) the database `name` for `tables`.
     pub async fn open(name: &str, tables: Vec<TableSpec>) -> SyncResult<Store> {
-        let db = idb::open(name, None, |_, _| Ok(())).await?;
-        let needs =
-            schema::needs_upgrade(&db, &tables).map_err(|e| idb::storage_error("reading the schema", &e))?;
-        let db = if needs {
-            let next = db.version() as u32 + 1;
-            db.close();
-            let declared = tables.clone();
-            idb::open(name, Some(next), move |db, tx| schema::upgrade(db, tx, &declared)).await?
-        } else {
-            db
-        };
+        let db = connect(name, &tables).await?;
         let table_names = tables.iter().map(|t| t.name.clone()).collect();
-        Ok(Store { db, name: name.to_owned(), table_names })
+        let store = Store {
+            db: RefCell::new(db),
+            superseded: Rc::new(Cell::new(false)),
+            closed: Cell::new(false),
+            on_version_change: RefCell::new(None),
+            tables,
+            name: name.to_owned(),
+            table_names,
+        };
+        store.watch_version_changes();
+        Ok(store)
+    }
+
+    fn watch_version_changes(&self) {
+        let db = self.db.borrow().clone();
+        let superseded = self.superseded.clone();
+        let closing = db.clone();
+        let listener = Closure::<dyn FnMut()>::new(move || {
+            superseded.set(true);
+            closing.close();
+        });
+        db.set_onversionchange(Some(listener.as_ref().unchecked_ref()));
+        *self.on_version_change.borrow_mut() = Some(listener);
+    }
+
+    /// Makes sure the connection is usable: reopens it after another tab's upgrade closed it.
+    pub async fn ready(&self) -> SyncResult<()> {
+        if self.closed.get() {
+            return Err(SyncError::new(ErrorCode::Closed, "the engine was closed"));
+        }
+        if self.superseded.get() {
+            let db = connect(&self.name, &self.tables).await?;
+            *self.db.borrow_mut() = db;
+            self.superseded.set(false);
+            self.watch_version_changes();
+        }
+        Ok(())
     }
 
     pub fn close(&self) {
-        self.db.close();
+        self.closed.set(true);
+        let db = self.db.borrow();
+        db.set_onversionchange(None);
+        db.close();
     }
 
     pub fn transaction(&self, stores: &[&str], write: bool) -> SyncResult<IdbTransaction> {
-        idb::transaction(&self.db, stores, write)
+        if self.closed.get() {
+            return Err(SyncError::new(ErrorCode::Closed, "the engine was closed"));
+        }
+        idb::transaction(&self.db.borrow(), stores, write)
     }
 
     pub fn check_table(&self, table: &str) -> SyncResult<()> {
@@ -59,6 +102,19 @@ impl Store {
             ))
         }
     }
+}
+
+async fn connect(name: &str, tables: &[TableSpec]) -> SyncResult<IdbDatabase> {
+    let db = idb::open(name, None, |_, _| Ok(())).await?;
+    let needs =
+        schema::needs_upgrade(&db, tables).map_err(|e| idb::storage_error("reading the schema", &e))?;
+    if !needs {
+        return Ok(db);
+    }
+    let next = db.version() as u32 + 1;
+    db.close();
+    let declared = tables.to_vec();
+    idb::open(name, Some(next), move |db, tx| schema::upgrade(db, tx, &declared)).await
 }
 
 /// Gets an object store of a transaction.
