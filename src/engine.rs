@@ -5,6 +5,7 @@
 use crate::error::to_js_error;
 use crate::interop::{from_js_strict, now_ms, to_js};
 use crate::payload::JsPayload;
+use crate::store::outbox::{self as idb_outbox, FailedOpAction, Settlement};
 use crate::store::records::{app_record, from_stored, StoredEntry};
 use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
 use crate::store::schema::{TableSpec, PENDING_OPS, SYNC_STATE};
@@ -18,6 +19,7 @@ use std::rc::Rc;
 use synclane_core::cursor::CursorState;
 use synclane_core::echo::RecentOpCache;
 use synclane_core::hlc::{ClockPolicy, HlcStamp, HybridClock};
+use synclane_core::outbox::{OutboxConfig, PushOutcome};
 use synclane_core::validate::{validate_remote_batch, RawChange, ValidationContext};
 use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError, SyncResult};
 use wasm_bindgen::prelude::*;
@@ -41,6 +43,8 @@ struct OpenOptions {
     tables: Vec<TableSpec>,
     #[serde(default)]
     clock: Option<ClockOptions>,
+    #[serde(default)]
+    outbox: Option<OutboxConfig>,
 }
 
 const DEVICE_STATE: &str = "device";
@@ -51,6 +55,7 @@ struct Inner {
     device_id: String,
     clock: HybridClock,
     echo: RecentOpCache,
+    outbox: OutboxConfig,
 }
 
 /// The engine's core: storage, stamping and conflict resolution for one workspace.
@@ -250,6 +255,66 @@ impl EngineCore {
         })
     }
 
+    /// Takes the next due batch of the outbox and marks it in flight: `[{ seq, op }]`.
+    #[wasm_bindgen(js_name = takeBatch)]
+    pub fn take_batch(&self) -> Promise {
+        let (store, config) = {
+            let inner = self.inner.borrow();
+            (inner.store.clone(), inner.outbox.clone())
+        };
+        promise(async move {
+            store.ready().await?;
+            Ok(idb_outbox::take_batch(&store, now_ms(), &config).await?.into())
+        })
+    }
+
+    /// Settles pushed ops: `[{ seq, opId, error?: { code, message, retryAfterMs? } }]`; no
+    /// error means the server acknowledged the op. Resolves to `{ removed, retrying, failed,
+    /// totals }`.
+    pub fn settle(&self, settlements: JsValue) -> Promise {
+        let (store, config) = {
+            let inner = self.inner.borrow();
+            (inner.store.clone(), inner.outbox.clone())
+        };
+        promise(async move {
+            store.ready().await?;
+            let settlements = parse_settlements(&settlements)?;
+            let report =
+                idb_outbox::settle(&store, settlements, now_ms(), js_sys::Math::random(), &config).await?;
+            to_js(&report)
+        })
+    }
+
+    /// Makes a failed op pending again, now.
+    #[wasm_bindgen(js_name = retryOp)]
+    pub fn retry_op(&self, op_id: String) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.ready().await?;
+            idb_outbox::resolve_failed(&store, &op_id, FailedOpAction::Retry, now_ms()).await
+        })
+    }
+
+    /// Removes a failed op from the outbox; resolves to the discarded entry.
+    #[wasm_bindgen(js_name = discardOp)]
+    pub fn discard_op(&self, op_id: String) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.ready().await?;
+            idb_outbox::resolve_failed(&store, &op_id, FailedOpAction::Discard, now_ms()).await
+        })
+    }
+
+    /// Puts in-flight ops back to pending (after a restart or a takeover of the sync loop).
+    #[wasm_bindgen(js_name = recoverInFlight)]
+    pub fn recover_in_flight(&self) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.ready().await?;
+            Ok(JsValue::from_f64(f64::from(idb_outbox::recover_in_flight(&store).await?)))
+        })
+    }
+
     /// Closes the database connection.
     pub fn close(&self) {
         self.inner.borrow().store.close();
@@ -288,6 +353,8 @@ impl EngineCore {
                 return Err(SyncError::invalid_argument(format!("table {:?} is declared twice", table.name)));
             }
         }
+        let outbox_config = options.outbox.clone().unwrap_or_default();
+        outbox_config.validate()?;
         let db_name = options.db_name.clone().unwrap_or_else(|| default_db_name(&options.workspace_id));
         let store = Store::open(&db_name, options.tables).await?;
         // Device id and clock survive restarts: read them, or create the device id once.
@@ -324,6 +391,7 @@ impl EngineCore {
             device_id,
             clock,
             echo: RecentOpCache::default(),
+            outbox: outbox_config,
         };
         Ok(EngineCore { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -377,6 +445,37 @@ fn parse_writes(store: &Store, ops: &JsValue) -> SyncResult<Vec<LocalWrite>> {
         }
     }
     Ok(writes)
+}
+
+fn parse_settlements(value: &JsValue) -> SyncResult<Vec<Settlement>> {
+    if !Array::is_array(value) {
+        return Err(SyncError::invalid_argument("settle expects an array"));
+    }
+    Array::from(value)
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let field = |name: &str| Reflect::get(&item, &name.into()).unwrap_or(JsValue::UNDEFINED);
+            let seq = crate::interop::version_arg(field("seq").as_f64().unwrap_or(-1.0), "seq")?;
+            let op_id = field("opId").as_string().ok_or_else(|| {
+                SyncError::invalid_argument(format!("settlement #{index}: opId must be a string"))
+            })?;
+            let error = field("error");
+            let outcome = if error.is_undefined() || error.is_null() {
+                PushOutcome::Acknowledged
+            } else {
+                let text = |name: &str| Reflect::get(&error, &name.into()).ok().and_then(|v| v.as_string());
+                let code = text("code").and_then(|c| ErrorCode::parse(&c)).unwrap_or(ErrorCode::Internal);
+                let mut err = SyncError::new(code, text("message").unwrap_or_default());
+                err.retry_after_ms = Reflect::get(&error, &"retryAfterMs".into())
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .map(|v| v.max(0.0) as u64);
+                PushOutcome::Failed(err)
+            };
+            Ok(Settlement { seq, op_id, outcome })
+        })
+        .collect()
 }
 
 fn parse_changes(changes: &JsValue) -> SyncResult<Vec<RawChange<JsPayload>>> {

@@ -246,3 +246,60 @@ async fn a_closed_engine_answers_with_a_closed_error() {
     let err = wait(engine.get("notes".into(), "x".into(), false)).await.unwrap_err();
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("closed"));
 }
+
+#[wasm_bindgen_test]
+async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
+    let engine = open(&unique("flush"), NOTES).await;
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"1"}},
+        {"table":"notes","op":"put","record":{"id":"b","title":"1"}}]"#)))
+    .await
+    .unwrap();
+    let batch = Array::from(&wait(engine.take_batch()).await.unwrap());
+    assert_eq!(batch.length(), 2);
+    assert_eq!(get(&batch.get(0), "op.payload.title").as_string().as_deref(), Some("1"));
+    assert_eq!(Array::from(&wait(engine.take_batch()).await.unwrap()).length(), 0, "in-flight ops are not taken twice");
+
+    // A write while "a" is in flight is neither lost nor merged into the op being pushed.
+    let later = wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"2"}}]"#))).await.unwrap();
+    assert!(get(&later, "captured.0.replacedOpId").is_undefined());
+
+    let seq = |i: u32| get(&batch.get(i), "seq");
+    let op_id = |i: u32| get(&batch.get(i), "op.stamp.opId").as_string().unwrap();
+    let settlements = Array::new();
+    let ack = js_sys::Object::new();
+    Reflect::set(&ack, &"seq".into(), &seq(1)).unwrap();
+    Reflect::set(&ack, &"opId".into(), &op_id(1).into()).unwrap();
+    settlements.push(&ack);
+    let refused = js_sys::Object::new();
+    Reflect::set(&refused, &"seq".into(), &seq(0)).unwrap();
+    Reflect::set(&refused, &"opId".into(), &op_id(0).into()).unwrap();
+    Reflect::set(&refused, &"error".into(), &js(r#"{"code":"network","message":"offline"}"#)).unwrap();
+    settlements.push(&refused);
+    let report = wait(engine.settle(settlements.into())).await.unwrap();
+    assert_eq!(Array::from(&get(&report, "removed")).length(), 2, "b acknowledged; a superseded by its newer write");
+    assert_eq!(get(&report, "totals.count").as_f64(), Some(1.0));
+
+    // The newer write of "a" fails for good: it stays, failed, until the app decides.
+    let batch = Array::from(&wait(engine.take_batch()).await.unwrap());
+    let item = batch.get(0);
+    let rejection = js_sys::Object::new();
+    Reflect::set(&rejection, &"seq".into(), &get(&item, "seq")).unwrap();
+    let failed_id = get(&item, "op.stamp.opId").as_string().unwrap();
+    Reflect::set(&rejection, &"opId".into(), &failed_id.clone().into()).unwrap();
+    Reflect::set(&rejection, &"error".into(), &js(r#"{"code":"rejected","message":"schema"}"#)).unwrap();
+    let report = wait(engine.settle(Array::of1(&rejection).into())).await.unwrap();
+    assert_eq!(get(&report, "failed.0").as_string(), Some(failed_id.clone()));
+    let outbox = wait(engine.outbox()).await.unwrap();
+    let entry = Array::from(&get(&outbox, "entries")).get(0);
+    assert_eq!(get(&entry, "state").as_string().as_deref(), Some("failed"));
+    assert_eq!(get(&entry, "lastError.code").as_string().as_deref(), Some("rejected"));
+    assert_eq!(Array::from(&wait(engine.take_batch()).await.unwrap()).length(), 0, "failed ops are not pushed");
+
+    wait(engine.retry_op(failed_id.clone())).await.unwrap();
+    let retried = Array::from(&wait(engine.take_batch()).await.unwrap());
+    assert_eq!(retried.length(), 1);
+    assert_eq!(wait(engine.recover_in_flight()).await.unwrap().as_f64(), Some(1.0));
+    let err = wait(engine.discard_op(failed_id.clone())).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"), "only failed ops can be discarded");
+    engine.close();
+}

@@ -1,6 +1,7 @@
 //! The IndexedDB store: one database per workspace holding the app's tables and synclane's own
 //! stores, with every write of a record and its outbox entry in one transaction.
 
+pub mod outbox;
 pub mod records;
 pub mod remote;
 pub mod schema;

@@ -34,7 +34,7 @@ pub enum OpState {
 
 /// The retry schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Delay before attempt n+1 after n failures; the last value repeats.
     pub schedule_ms: Vec<u64>,
@@ -79,7 +79,7 @@ impl RetryPolicy {
 
 /// Outbox limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct OutboxConfig {
     pub max_batch_ops: usize,
     pub max_batch_bytes: usize,

@@ -1,0 +1,301 @@
+//! The outbox in IndexedDB: taking a batch to push, settling what the push returned, and the
+//! app's retry and discard of failed ops. Every decision is the core's (`select_batch`,
+//! `transition`); this file reads and writes entries around it.
+
+use super::records::{from_stored, StoredEntry};
+use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE};
+use super::write::{OutboxTotals, OUTBOX_TOTALS};
+use super::{abort, commit, object_store, read_state, record_key, write_state, Store};
+use crate::idb;
+use crate::interop::to_js;
+use js_sys::{Array, Reflect};
+use synclane_core::change::PendingOp;
+use synclane_core::outbox::{
+    select_batch, transition, OpState, OutboxConfig, OutboxEntry, PushOutcome, Transition,
+};
+use synclane_core::{SyncError, SyncResult};
+use wasm_bindgen::JsValue;
+use web_sys::IdbTransaction;
+
+/// How one pushed op ended, as the sync loop reports it.
+pub struct Settlement {
+    pub seq: u64,
+    pub op_id: String,
+    pub outcome: PushOutcome,
+}
+
+/// What settling did, for events and status.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettleReport {
+    pub removed: Vec<String>,
+    pub retrying: Vec<(String, u64)>,
+    pub failed: Vec<String>,
+    pub totals: OutboxTotals,
+}
+
+fn core_entry(entry: &StoredEntry) -> OutboxEntry<()> {
+    OutboxEntry {
+        seq: entry.seq.unwrap_or(0),
+        op: PendingOp {
+            table_name: entry.table_name.clone(),
+            pk: entry.pk.clone(),
+            op: entry.op,
+            payload: None,
+            stamp: entry.stamp.clone(),
+        },
+        state: entry.state,
+        attempts: entry.attempts,
+        next_attempt_at_ms: entry.next_attempt_at,
+        byte_size: entry.byte_size,
+        created_at_ms: entry.created_at,
+        last_error: entry.last_error.clone(),
+    }
+}
+
+async fn all_entries(tx: &IdbTransaction) -> SyncResult<Vec<(JsValue, StoredEntry)>> {
+    let req =
+        object_store(tx, PENDING_OPS)?.get_all().map_err(|e| idb::storage_error("reading the outbox", &e))?;
+    let values = idb::request(&req, "reading the outbox").await?;
+    Array::from(&values)
+        .iter()
+        .map(|value| from_stored::<StoredEntry>(value.clone(), "outbox entry").map(|entry| (value, entry)))
+        .collect()
+}
+
+fn put_entry(tx: &IdbTransaction, value: &JsValue, entry: &StoredEntry) -> SyncResult<()> {
+    // Rewrites the metadata fields and keeps the payload object as it is.
+    let fresh = to_js(entry)?;
+    for key in ["state", "attempts", "nextAttemptAt", "lastError"] {
+        let field = Reflect::get(&fresh, &key.into()).unwrap_or(JsValue::UNDEFINED);
+        if field.is_undefined() {
+            let _ = Reflect::delete_property(value.unchecked_ref_object(), &key.into());
+        } else {
+            let _ = Reflect::set(value, &key.into(), &field);
+        }
+    }
+    object_store(tx, PENDING_OPS)?
+        .put(value)
+        .map(|_| ())
+        .map_err(|e| idb::storage_error("updating the outbox", &e))
+}
+
+trait AsObject {
+    fn unchecked_ref_object(&self) -> &js_sys::Object;
+}
+
+impl AsObject for JsValue {
+    fn unchecked_ref_object(&self) -> &js_sys::Object {
+        wasm_bindgen::JsCast::unchecked_ref(self)
+    }
+}
+
+/// Takes the next due batch, marks it in flight, and returns `{ seq, op }` items where `op` is
+/// the `PendingOp` to push (payload included).
+pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> SyncResult<Array> {
+    let tx = store.transaction(&[PENDING_OPS], true)?;
+    let result = async {
+        let entries = all_entries(&tx).await?;
+        let core: Vec<OutboxEntry<()>> = entries.iter().map(|(_, e)| core_entry(e)).collect();
+        let refs: Vec<&OutboxEntry<()>> = core.iter().collect();
+        let chosen = select_batch(&refs, now_ms, config);
+        let batch = Array::new();
+        for index in chosen {
+            let (value, entry) = &entries[index];
+            let mut updated = entry.clone();
+            updated.state = OpState::InFlight;
+            put_entry(&tx, value, &updated)?;
+            let op = js_sys::Object::new();
+            for key in ["tableName", "pk", "op", "payload", "stamp"] {
+                let field = Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED);
+                if !field.is_undefined() {
+                    let _ = Reflect::set(&op, &key.into(), &field);
+                }
+            }
+            let item = js_sys::Object::new();
+            let _ = Reflect::set(&item, &"seq".into(), &JsValue::from_f64(entry.seq.unwrap_or(0) as f64));
+            let _ = Reflect::set(&item, &"op".into(), &op);
+            batch.push(&item);
+        }
+        Ok::<_, SyncError>(batch)
+    }
+    .await;
+    match result {
+        Ok(batch) => {
+            commit(&tx, "taking a batch").await?;
+            Ok(batch)
+        }
+        Err(err) => Err(abort(&tx, err)),
+    }
+}
+
+/// Applies push outcomes to in-flight entries, atomically.
+pub async fn settle(
+    store: &Store,
+    settlements: Vec<Settlement>,
+    now_ms: u64,
+    random: f64,
+    config: &OutboxConfig,
+) -> SyncResult<SettleReport> {
+    let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
+    let result = settle_in(&tx, settlements, now_ms, random, config).await;
+    match result {
+        Ok(report) => {
+            commit(&tx, "settling pushed ops").await?;
+            Ok(report)
+        }
+        Err(err) => Err(abort(&tx, err)),
+    }
+}
+
+async fn settle_in(
+    tx: &IdbTransaction,
+    settlements: Vec<Settlement>,
+    now_ms: u64,
+    random: f64,
+    config: &OutboxConfig,
+) -> SyncResult<SettleReport> {
+    let pending = object_store(tx, PENDING_OPS)?;
+    let by_record =
+        pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
+    let mut totals: OutboxTotals = read_state(tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+    let mut report = SettleReport::default();
+    for settlement in settlements {
+        let req = pending
+            .get(&JsValue::from_f64(settlement.seq as f64))
+            .map_err(|e| idb::storage_error("reading the outbox", &e))?;
+        let value = idb::request(&req, "reading the outbox").await?;
+        if value.is_undefined() {
+            continue; // discarded by the app while the push was in the air
+        }
+        let entry: StoredEntry = from_stored(value.clone(), "outbox entry")?;
+        if entry.op_id != settlement.op_id || entry.state != OpState::InFlight {
+            continue; // not the op that was pushed
+        }
+        let count_req = by_record
+            .count_with_key(&record_key(&entry.table_name, &entry.pk))
+            .map_err(|e| idb::storage_error("reading the outbox", &e))?;
+        let superseded = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 1.0;
+        let decision = transition(&core_entry(&entry), &settlement.outcome, now_ms, random, &config.retry);
+        match decision {
+            Transition::Remove => remove(&pending, &entry, &mut totals, &mut report.removed)?,
+            // A newer write of the record is queued and carries its whole state: the failed
+            // older op has nothing left to deliver.
+            Transition::RetryAt { .. } | Transition::Fail { .. } if superseded => {
+                remove(&pending, &entry, &mut totals, &mut report.removed)?
+            }
+            Transition::RetryAt { at_ms, attempts, error } => {
+                let mut updated = entry.clone();
+                updated.state = OpState::Pending;
+                updated.attempts = attempts;
+                updated.next_attempt_at = at_ms;
+                updated.last_error = Some(error);
+                put_entry(tx, &value, &updated)?;
+                report.retrying.push((entry.op_id.clone(), at_ms));
+            }
+            Transition::Fail { attempts, error } => {
+                let mut updated = entry.clone();
+                updated.state = OpState::Failed;
+                updated.attempts = attempts;
+                updated.last_error = Some(error);
+                put_entry(tx, &value, &updated)?;
+                report.failed.push(entry.op_id.clone());
+            }
+        }
+    }
+    write_state(tx, OUTBOX_TOTALS, &totals)?;
+    report.totals = totals;
+    Ok(report)
+}
+
+fn remove(
+    pending: &web_sys::IdbObjectStore,
+    entry: &StoredEntry,
+    totals: &mut OutboxTotals,
+    removed: &mut Vec<String>,
+) -> SyncResult<()> {
+    pending
+        .delete(&JsValue::from_f64(entry.seq.unwrap_or(0) as f64))
+        .map_err(|e| idb::storage_error("removing from the outbox", &e))?;
+    totals.count = totals.count.saturating_sub(1);
+    totals.bytes = totals.bytes.saturating_sub(entry.byte_size);
+    removed.push(entry.op_id.clone());
+    Ok(())
+}
+
+/// What the app can do with a failed op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedOpAction {
+    Retry,
+    Discard,
+}
+
+/// Retries or discards a failed op by op id. Returns the entry's stored value.
+pub async fn resolve_failed(
+    store: &Store,
+    op_id: &str,
+    action: FailedOpAction,
+    now_ms: u64,
+) -> SyncResult<JsValue> {
+    let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
+    let result = async {
+        let entries = all_entries(&tx).await?;
+        let (value, entry) = entries
+            .into_iter()
+            .find(|(_, e)| e.op_id == op_id)
+            .ok_or_else(|| SyncError::invalid_argument(format!("no op {op_id:?} in the outbox")))?;
+        if entry.state != OpState::Failed {
+            return Err(SyncError::invalid_argument(format!("op {op_id:?} is not failed")));
+        }
+        match action {
+            FailedOpAction::Retry => {
+                let mut updated = entry.clone();
+                updated.state = OpState::Pending;
+                updated.attempts = 0;
+                updated.next_attempt_at = now_ms;
+                put_entry(&tx, &value, &updated)?;
+            }
+            FailedOpAction::Discard => {
+                let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+                let pending = object_store(&tx, PENDING_OPS)?;
+                remove(&pending, &entry, &mut totals, &mut Vec::new())?;
+                write_state(&tx, OUTBOX_TOTALS, &totals)?;
+            }
+        }
+        Ok::<_, SyncError>(value)
+    }
+    .await;
+    match result {
+        Ok(value) => {
+            commit(&tx, "resolving a failed op").await?;
+            Ok(value)
+        }
+        Err(err) => Err(abort(&tx, err)),
+    }
+}
+
+/// Puts every in-flight op back to pending: after a restart, or when this tab takes over the
+/// sync loop, the answer to those pushes is lost; pushing again is safe (dedup by op id).
+pub async fn recover_in_flight(store: &Store) -> SyncResult<u32> {
+    let tx = store.transaction(&[PENDING_OPS], true)?;
+    let result = async {
+        let mut count = 0;
+        for (value, entry) in all_entries(&tx).await? {
+            if entry.state == OpState::InFlight {
+                let mut updated = entry.clone();
+                updated.state = OpState::Pending;
+                put_entry(&tx, &value, &updated)?;
+                count += 1;
+            }
+        }
+        Ok::<_, SyncError>(count)
+    }
+    .await;
+    match result {
+        Ok(count) => {
+            commit(&tx, "recovering in-flight ops").await?;
+            Ok(count)
+        }
+        Err(err) => Err(abort(&tx, err)),
+    }
+}
