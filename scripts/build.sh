@@ -18,3 +18,18 @@ mv "$wasm.opt" "$wasm"
 after=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 echo "[build] dist/wasm/synclane_bg.wasm: $before -> $after bytes ($gz gzipped)" >&2
+
+# The TypeScript layer (js/) into the npm package dist/npm. The wasm bindings are copied beside
+# the sources, so tsc checks the code against their generated types, and beside the output, so
+# the compiled `./wasm/synclane.js` imports resolve and `synclane_bg.wasm` sits where its
+# `new URL(..., import.meta.url)` looks for it.
+wasm_files=(dist/wasm/synclane.js dist/wasm/synclane.d.ts dist/wasm/synclane_bg.wasm)
+mkdir -p js/src/wasm
+cp "${wasm_files[@]}" js/src/wasm/
+rm -rf dist/npm
+node node_modules/typescript/bin/tsc -p js
+mkdir -p dist/npm/dist/wasm
+cp "${wasm_files[@]}" dist/npm/dist/wasm/
+cp js/package.template.json dist/npm/package.json
+cp js/README.md dist/npm/README.md
+echo "[build] dist/npm: TypeScript compiled, wasm copied ($(find dist/npm -type f | wc -l) files)" >&2

@@ -257,10 +257,16 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
     let batch = Array::from(&wait(engine.take_batch()).await.unwrap());
     assert_eq!(batch.length(), 2);
     assert_eq!(get(&batch.get(0), "op.payload.title").as_string().as_deref(), Some("1"));
-    assert_eq!(Array::from(&wait(engine.take_batch()).await.unwrap()).length(), 0, "in-flight ops are not taken twice");
+    assert_eq!(
+        Array::from(&wait(engine.take_batch()).await.unwrap()).length(),
+        0,
+        "in-flight ops are not taken twice"
+    );
 
     // A write while "a" is in flight is neither lost nor merged into the op being pushed.
-    let later = wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"2"}}]"#))).await.unwrap();
+    let later = wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"2"}}]"#)))
+        .await
+        .unwrap();
     assert!(get(&later, "captured.0.replacedOpId").is_undefined());
 
     let seq = |i: u32| get(&batch.get(i), "seq");
@@ -276,7 +282,11 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
     Reflect::set(&refused, &"error".into(), &js(r#"{"code":"network","message":"offline"}"#)).unwrap();
     settlements.push(&refused);
     let report = wait(engine.settle(settlements.into())).await.unwrap();
-    assert_eq!(Array::from(&get(&report, "removed")).length(), 2, "b acknowledged; a superseded by its newer write");
+    assert_eq!(
+        Array::from(&get(&report, "removed")).length(),
+        2,
+        "b acknowledged; a superseded by its newer write"
+    );
     assert_eq!(get(&report, "totals.count").as_f64(), Some(1.0));
 
     // The newer write of "a" fails for good: it stays, failed, until the app decides.
@@ -293,13 +303,21 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
     let entry = Array::from(&get(&outbox, "entries")).get(0);
     assert_eq!(get(&entry, "state").as_string().as_deref(), Some("failed"));
     assert_eq!(get(&entry, "lastError.code").as_string().as_deref(), Some("rejected"));
-    assert_eq!(Array::from(&wait(engine.take_batch()).await.unwrap()).length(), 0, "failed ops are not pushed");
+    assert_eq!(
+        Array::from(&wait(engine.take_batch()).await.unwrap()).length(),
+        0,
+        "failed ops are not pushed"
+    );
 
     wait(engine.retry_op(failed_id.clone())).await.unwrap();
     let retried = Array::from(&wait(engine.take_batch()).await.unwrap());
     assert_eq!(retried.length(), 1);
     assert_eq!(wait(engine.recover_in_flight()).await.unwrap().as_f64(), Some(1.0));
     let err = wait(engine.discard_op(failed_id.clone())).await.unwrap_err();
-    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"), "only failed ops can be discarded");
+    assert_eq!(
+        get(&err, "code").as_string().as_deref(),
+        Some("invalid_argument"),
+        "only failed ops can be discarded"
+    );
     engine.close();
 }

@@ -1,0 +1,478 @@
+/**
+ * Hooks: what the engine reports while it works, as a typed event emitter.
+ *
+ * {@link SyncHookMap} names every hook and its payload; {@link HookEmitter} delivers them. A
+ * listener can never break the engine: one that throws, or returns a promise that rejects, is
+ * reported to the emitter's `onListenerError` and the other listeners still run.
+ *
+ * @module
+ */
+
+import type { SyncError, SyncErrorCode } from './errors.js';
+import type { ChangeStamp, OpKind, PendingOp, PushBatch, PushResult, SyncChange, SyncPayload } from './types.js';
+
+/** The engine activity an error, a request or a job belongs to. */
+export type SyncPhase =
+  | 'capture'
+  | 'push'
+  | 'pull'
+  | 'subscribe'
+  | 'apply'
+  | 'bootstrap'
+  | 'rescan'
+  | 'cursor'
+  | 'gc';
+
+/** Where remote changes came from: a pull (catch-up, bootstrap, rescan) or the live subscription. */
+export type ChangeSource = 'pull' | 'subscription';
+
+/** Why a sync was asked for (the core's `SyncTrigger` wire names). */
+export type SyncTrigger = 'manual' | 'interval' | 'startup' | 'online' | 'localWrite' | 'visibility' | 'remote';
+
+/** Why a sync did not start (the core's `DecisionReason` wire names, less `ready`). */
+export type SyncBlockReason =
+  | 'no_provider'
+  | 'offline'
+  | 'rate_limited'
+  | 'already_syncing'
+  | 'manual_cooldown'
+  | 'recently_synced'
+  | 'nothing_to_push'
+  | 'debounced';
+
+/** The state of the live subscription. */
+export type SubscriptionStatus = 'connecting' | 'connected' | 'syncing' | 'disconnected';
+
+/** The kinds of work the engine runs as jobs (see the `sync.job.*` events). */
+export type SyncJobKind = 'sync' | 'push' | 'pull' | 'bootstrap' | 'rescan' | 'gc';
+
+/** One side of a conflict: a version of a record with its stamp. */
+export interface ConflictVersion<T = SyncPayload> {
+  /** Whether this version is a put or a delete. */
+  op: OpKind;
+  /** The record for a put; absent for a delete. */
+  payload?: T;
+  /** The version's stamp. */
+  stamp: ChangeStamp;
+}
+
+/**
+ * Every hook the engine emits, with its payload. Names follow the `sync.<area>:action:<what>`
+ * scheme; the `sync.request` and `sync.job.*` events are structured records for logs and
+ * devtools. Every payload carries the `workspaceId` it is about.
+ */
+export interface SyncHookMap {
+  /** Local writes were stamped and queued in the outbox, in the same transaction as the data. */
+  'sync.op:action:captured': {
+    workspaceId: string;
+    /** The ops of the transaction, as they will be pushed. */
+    ops: PendingOp[];
+  };
+  /** A local write could not be captured: its transaction failed and nothing was written. */
+  'sync.capture:action:failed': {
+    workspaceId: string;
+    tableName: string;
+    /** The record's key, when the write named one. */
+    pk?: string;
+    error: SyncError;
+  };
+  /** A batch is about to be pushed. */
+  'sync.push:action:before': {
+    workspaceId: string;
+    providerId: string;
+    batch: PushBatch;
+  };
+  /** A batch was pushed and the provider answered (per-op results, rejected ones included). */
+  'sync.push:action:after': {
+    workspaceId: string;
+    providerId: string;
+    batch: PushBatch;
+    result: PushResult;
+    durationMs: number;
+  };
+  /** A sync operation failed; `willRetry` says whether the engine retries it by itself. */
+  'sync.error:action': {
+    workspaceId: string;
+    phase: SyncPhase;
+    error: SyncError;
+    /** Whether the error's code is transient. */
+    transient: boolean;
+    /** Whether the engine schedules a retry. */
+    willRetry: boolean;
+    /** When the retry is due (Unix ms). */
+    retryAt?: number;
+    /** The ops concerned, for push failures. */
+    opIds?: string[];
+  };
+  /** Remote changes arrived, before they are applied. */
+  'sync.pull:action:received': {
+    workspaceId: string;
+    source: ChangeSource;
+    changes: SyncChange[];
+    /** The cursor the changes come after. */
+    cursor: number;
+    /** The cursor they bring the client to (pulls only). */
+    nextCursor?: number;
+  };
+  /** Remote changes were applied to the local database, with the cursor that covers them. */
+  'sync.pull:action:applied': {
+    workspaceId: string;
+    source: ChangeSource;
+    /** Changes written locally. */
+    applied: number;
+    /** Changes that changed nothing (duplicates, echoes of this device's pushes, older versions). */
+    skipped: number;
+    /** Changes that met a different local version (each also emits `sync.conflict:action:detected`). */
+    conflicts: number;
+    /** The cursor after the transaction. */
+    cursor: number;
+  };
+  /** Remote changes could not be applied; nothing was written and the cursor did not move. */
+  'sync.pull:action:error': {
+    workspaceId: string;
+    source: ChangeSource;
+    error: SyncError;
+    /** How many changes the failed batch had. */
+    changes: number;
+  };
+  /** A remote version met a different local version of the same record; the conflict rule chose. */
+  'sync.conflict:action:detected': {
+    workspaceId: string;
+    tableName: string;
+    pk: string;
+    /** The local version (a pending op or the stored record). */
+    local: ConflictVersion;
+    /** The remote version. */
+    remote: SyncChange;
+    /** Which version is now the record's. */
+    winner: 'local' | 'remote';
+    /** True during bootstrap and rescan, when apps usually do not notify users. */
+    duringBootstrap: boolean;
+  };
+  /** The first full download of a workspace started. */
+  'sync.bootstrap:action:start': {
+    workspaceId: string;
+    providerId: string;
+  };
+  /** A bootstrap page was stored. */
+  'sync.bootstrap:action:progress': {
+    workspaceId: string;
+    /** The cursor reached. */
+    cursor: number;
+    /** Changes pulled so far. */
+    pulled: number;
+    /** Changes expected in all, when the provider reports it. */
+    total?: number;
+  };
+  /** The bootstrap finished; the workspace is live. */
+  'sync.bootstrap:action:complete': {
+    workspaceId: string;
+    cursor: number;
+    totalPulled: number;
+    durationMs: number;
+  };
+  /** A rescan started: the full set is staged again and reconciled with local data. */
+  'sync.rescan:action:starting': {
+    workspaceId: string;
+    /** `cursor_expired` when the provider expired the cursor, `manual` when the app asked. */
+    reason: 'cursor_expired' | 'manual';
+    /** The cursor the client had. */
+    fromCursor: number;
+  };
+  /** A rescan page was staged. */
+  'sync.rescan:action:progress': {
+    workspaceId: string;
+    cursor: number;
+    /** Changes staged so far. */
+    staged: number;
+    /** Changes expected in all, when the provider reports it. */
+    total?: number;
+  };
+  /** The rescan was swapped in: local data now matches the server, pending ops kept. */
+  'sync.rescan:action:completed': {
+    workspaceId: string;
+    cursor: number;
+    created: number;
+    updated: number;
+    deleted: number;
+    /** Records kept because they have pending local ops (re-pushed afterwards). */
+    kept: number;
+    durationMs: number;
+  };
+  /** The live subscription changed state. */
+  'sync.subscription:action:statusChange': {
+    workspaceId: string;
+    status: SubscriptionStatus;
+    previous: SubscriptionStatus;
+    /** Why it disconnected, when it did so on an error. */
+    error?: SyncError;
+  };
+  /** The subscription gave up reconnecting; the engine falls back to pulling on its triggers. */
+  'sync.subscription:action:maxRetriesExceeded': {
+    workspaceId: string;
+    attempts: number;
+    error: SyncError;
+  };
+  /** The outbox reached its capacity; new writes fail with `queue_full` until it drains. */
+  'sync.queue:action:full': {
+    workspaceId: string;
+    pendingOps: number;
+    pendingBytes: number;
+    capacityBytes: number;
+  };
+  /** Local garbage collection ran. */
+  'sync.gc:action:completed': {
+    workspaceId: string;
+    /** Tombstones purged. */
+    purgedTombstones: number;
+    durationMs: number;
+  };
+  /** One provider call finished (structured event, one per request). */
+  'sync.request': {
+    workspaceId: string;
+    providerId: string;
+    kind: 'push' | 'pull' | 'updateCursor' | 'subscribe';
+    outcome: 'ok' | 'error';
+    durationMs: number;
+    /** For failures: the error's code. */
+    errorCode?: SyncErrorCode;
+    /** For pushes: how many ops. */
+    ops?: number;
+    /** For pulls: how many changes came back. */
+    changes?: number;
+  };
+  /** A job started (structured event). */
+  'sync.job.started': {
+    jobId: string;
+    workspaceId: string;
+    kind: SyncJobKind;
+    trigger: SyncTrigger;
+  };
+  /** A job made progress (structured event). */
+  'sync.job.progress': {
+    jobId: string;
+    workspaceId: string;
+    kind: SyncJobKind;
+    /** Units done (ops pushed, changes pulled, ...). */
+    done: number;
+    /** Units expected, when known. */
+    total?: number;
+  };
+  /** A sync was asked for but the policy blocked or skipped it (structured event). */
+  'sync.job.blocked': {
+    workspaceId: string;
+    kind: SyncJobKind;
+    trigger: SyncTrigger;
+    reason: SyncBlockReason;
+    /** For waits that end by themselves: ms until the same request would pass. */
+    cooldownMs?: number;
+    /** For rate limits: when the provider may be called again (Unix ms). */
+    blockedUntil?: number;
+  };
+  /** A job finished (structured event). */
+  'sync.job.completed': {
+    jobId: string;
+    workspaceId: string;
+    kind: SyncJobKind;
+    durationMs: number;
+    pushed: number;
+    pulled: number;
+  };
+  /** A job failed (structured event). */
+  'sync.job.failed': {
+    jobId: string;
+    workspaceId: string;
+    kind: SyncJobKind;
+    durationMs: number;
+    error: SyncError;
+  };
+}
+
+/** The name of a synclane hook. */
+export type SyncHookName = keyof SyncHookMap;
+
+// A Record over the hook names, so the list below cannot miss one (the compiler checks it).
+const HOOK_NAME_SET: Readonly<Record<SyncHookName, true>> = {
+  'sync.op:action:captured': true,
+  'sync.capture:action:failed': true,
+  'sync.push:action:before': true,
+  'sync.push:action:after': true,
+  'sync.error:action': true,
+  'sync.pull:action:received': true,
+  'sync.pull:action:applied': true,
+  'sync.pull:action:error': true,
+  'sync.conflict:action:detected': true,
+  'sync.bootstrap:action:start': true,
+  'sync.bootstrap:action:progress': true,
+  'sync.bootstrap:action:complete': true,
+  'sync.rescan:action:starting': true,
+  'sync.rescan:action:progress': true,
+  'sync.rescan:action:completed': true,
+  'sync.subscription:action:statusChange': true,
+  'sync.subscription:action:maxRetriesExceeded': true,
+  'sync.queue:action:full': true,
+  'sync.gc:action:completed': true,
+  'sync.request': true,
+  'sync.job.started': true,
+  'sync.job.progress': true,
+  'sync.job.blocked': true,
+  'sync.job.completed': true,
+  'sync.job.failed': true,
+};
+
+/** Every hook name of {@link SyncHookMap}, for devtools and docs. */
+export const SYNC_HOOK_NAMES: readonly SyncHookName[] = Object.freeze(
+  Object.keys(HOOK_NAME_SET) as SyncHookName[],
+);
+
+/** The string keys of a hook map. */
+export type HookName<M> = Extract<keyof M, string>;
+
+/** A listener of one hook. It may be async; a rejection is reported, never propagated. */
+export type HookListener<P> = (payload: P) => void | Promise<void>;
+
+/**
+ * A listener of every hook, for devtools. Its arguments are a `[name, payload]` pair typed
+ * per hook, so checking `name` narrows `payload`.
+ */
+export type AnyHookListener<M> = (
+  ...event: { [K in HookName<M>]: [name: K, payload: M[K]] }[HookName<M>]
+) => void | Promise<void>;
+
+/**
+ * Receives what a listener threw or rejected with. `name` is the hook being emitted.
+ */
+export type ListenerErrorHandler = (error: unknown, name: string) => void;
+
+/** Options of the {@link HookEmitter} constructor. */
+export interface HookEmitterOptions {
+  /** Where listener failures go. Default: `console.error`. */
+  onListenerError?: ListenerErrorHandler;
+}
+
+interface Registration {
+  readonly listener: (payload: never) => void | Promise<void>;
+  readonly once: boolean;
+}
+
+/**
+ * A typed event emitter. `on` returns the function that removes the listener; `emit` calls the
+ * listeners synchronously, in registration order, with the listeners registered when the emit
+ * began (adding or removing one from inside a listener affects the next emit only).
+ *
+ * @typeParam M - a map from hook name to payload type, such as {@link SyncHookMap}.
+ */
+export class HookEmitter<M extends object = SyncHookMap> {
+  #listeners = new Map<string, Registration[]>();
+  #anyListeners: AnyHookListener<M>[] = [];
+  #onListenerError: ListenerErrorHandler;
+
+  /** @param options - `onListenerError` receives listener failures (default `console.error`). */
+  constructor(options: HookEmitterOptions = {}) {
+    this.#onListenerError =
+      options.onListenerError ??
+      ((error, name) => {
+        console.error(`[synclane] a listener of "${name}" failed:`, error);
+      });
+  }
+
+  /** Calls `listener` on every emit of `name`. Returns the function that removes it. */
+  on<K extends HookName<M>>(name: K, listener: HookListener<M[K]>): () => void {
+    return this.#add(name, { listener, once: false });
+  }
+
+  /** Calls `listener` on the next emit of `name` only. Returns the function that removes it. */
+  once<K extends HookName<M>>(name: K, listener: HookListener<M[K]>): () => void {
+    return this.#add(name, { listener, once: true });
+  }
+
+  /** Removes every registration of `listener` for `name` (`once` ones included). */
+  off<K extends HookName<M>>(name: K, listener: HookListener<M[K]>): void {
+    const list = this.#listeners.get(name);
+    if (!list) return;
+    const kept = list.filter((registration) => registration.listener !== listener);
+    if (kept.length === 0) this.#listeners.delete(name);
+    else this.#listeners.set(name, kept);
+  }
+
+  /** Calls `listener` with the name and payload of every emit. Returns the function that removes it. */
+  onAny(listener: AnyHookListener<M>): () => void {
+    this.#anyListeners = [...this.#anyListeners, listener];
+    return () => {
+      this.#anyListeners = this.#anyListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** How many listeners `name` has (not counting `onAny` listeners). */
+  listenerCount(name: HookName<M>): number {
+    return this.#listeners.get(name)?.length ?? 0;
+  }
+
+  /** Removes every listener, `onAny` ones included (e.g. when the engine closes). */
+  clear(): void {
+    this.#listeners.clear();
+    this.#anyListeners = [];
+  }
+
+  /**
+   * Calls the listeners of `name`, then the `onAny` listeners, with `payload`. Never throws
+   * because of a listener.
+   */
+  emit<K extends HookName<M>>(name: K, payload: M[K]): void {
+    const list = this.#listeners.get(name);
+    if (list) {
+      if (list.some((registration) => registration.once)) {
+        // Once-listeners leave before they run, so a re-entrant emit cannot call them twice.
+        const kept = list.filter((registration) => !registration.once);
+        if (kept.length === 0) this.#listeners.delete(name);
+        else this.#listeners.set(name, kept);
+      }
+      for (const registration of list) {
+        this.#call(name, () => (registration.listener as HookListener<M[K]>)(payload));
+      }
+    }
+    for (const listener of this.#anyListeners) {
+      this.#call(name, () => (listener as (name: K, payload: M[K]) => void | Promise<void>)(name, payload));
+    }
+  }
+
+  #add(name: string, registration: Registration): () => void {
+    // Copy on write: an emit in progress keeps iterating the array it started with.
+    this.#listeners.set(name, [...(this.#listeners.get(name) ?? []), registration]);
+    return () => {
+      const list = this.#listeners.get(name);
+      if (!list) return;
+      const kept = list.filter((r) => r !== registration);
+      if (kept.length === 0) this.#listeners.delete(name);
+      else this.#listeners.set(name, kept);
+    };
+  }
+
+  #call(name: string, run: () => void | Promise<void>): void {
+    try {
+      const result: unknown = run();
+      if (isPromiseLike(result)) {
+        result.then(undefined, (error: unknown) => this.#report(error, name));
+      }
+    } catch (error) {
+      this.#report(error, name);
+    }
+  }
+
+  #report(error: unknown, name: string): void {
+    try {
+      this.#onListenerError(error, name);
+    } catch {
+      // The error handler itself failed; there is nowhere left to report to, and emitting
+      // must not throw.
+    }
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * synclane: a local-first sync engine for the browser.
+ *
+ * This entry point gathers the TypeScript layer: the protocol types and the `SyncProvider`
+ * contract, `SyncError` and its codes, the hook emitter, the provider registry, the in-memory
+ * provider, the wasm classes and their loader. The provider conformance kit is also available
+ * on its own as `synclane/conformance`.
+ *
+ * @packageDocumentation
+ */
+
+export type {
+  ChangeStamp,
+  OpKind,
+  PendingOp,
+  PullRequest,
+  PullResponse,
+  PushBatch,
+  PushOpError,
+  PushOpResult,
+  PushResult,
+  PushStatus,
+  SyncChange,
+  SyncPayload,
+  SyncProvider,
+  SyncScope,
+} from './types.js';
+export {
+  isSyncError,
+  isSyncErrorCode,
+  isTransient,
+  SYNC_ERROR_CODES,
+  SyncError,
+  toSyncError,
+  type SyncErrorCode,
+  type SyncErrorJson,
+  type SyncErrorOptions,
+} from './errors.js';
+export {
+  HookEmitter,
+  SYNC_HOOK_NAMES,
+  type AnyHookListener,
+  type ChangeSource,
+  type ConflictVersion,
+  type HookEmitterOptions,
+  type HookListener,
+  type HookName,
+  type ListenerErrorHandler,
+  type SubscriptionStatus,
+  type SyncBlockReason,
+  type SyncHookMap,
+  type SyncHookName,
+  type SyncJobKind,
+  type SyncPhase,
+  type SyncTrigger,
+} from './hooks.js';
+export {
+  getActiveSyncProvider,
+  listSyncProviders,
+  onActiveSyncProviderChange,
+  registerSyncProvider,
+  resetSyncProviders,
+  setActiveSyncProvider,
+  unregisterSyncProvider,
+  type ActiveSyncProviderListener,
+  type RegisterSyncProviderOptions,
+} from './registry.js';
+export {
+  initSynclane,
+  initSynclaneSync,
+  isSynclaneReady,
+  MemorySyncServer,
+  SyncClock,
+  type MemorySyncServerConstructor,
+  type MemorySyncServerOptions,
+  type MemoryWorkspaceStats,
+  type SyncClockConstructor,
+  type SynclaneInitInput,
+} from './wasm.js';
+export {
+  MemorySyncProvider,
+  type InjectedFailure,
+  type MemoryProviderCall,
+  type MemoryProviderFaults,
+  type MemorySyncProviderOptions,
+} from './providers/memory.js';
+export * from './conformance/index.js';

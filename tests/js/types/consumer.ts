@@ -1,0 +1,81 @@
+// How an app's code type-checks against the package's declarations. Each line under an
+// expect-error directive must be refused by the compiler: the types catch those mistakes.
+import {
+  HookEmitter,
+  MemorySyncProvider,
+  SyncError,
+  getActiveSyncProvider,
+  initSynclane,
+  registerSyncProvider,
+  toSyncError,
+  type PullResponse,
+  type SyncChange,
+  type SyncErrorCode,
+  type SyncHookMap,
+  type SyncProvider,
+} from 'synclane';
+import { providerConformanceCases, type ConformanceOutcome } from 'synclane/conformance';
+
+interface Note {
+  id: string;
+  title: string;
+}
+
+export async function app(): Promise<void> {
+  await initSynclane();
+  const provider = new MemorySyncProvider({ faults: { latencyMs: 10 } });
+  registerSyncProvider(provider, { activate: true });
+  const active: SyncProvider | undefined = getActiveSyncProvider();
+
+  const hooks = new HookEmitter<SyncHookMap>();
+  const off = hooks.on('sync.conflict:action:detected', (event) => {
+    const winner: 'local' | 'remote' = event.winner;
+    const remote: SyncChange = event.remote;
+    void [winner, remote, event.duringBootstrap];
+  });
+  off();
+  hooks.onAny((name, payload) => {
+    if (name === 'sync.bootstrap:action:progress') {
+      const pulled: number = payload.pulled; // narrowed by the name
+      void pulled;
+    }
+  });
+  // @ts-expect-error: unknown hook name
+  hooks.on('sync.nope', () => {});
+  // @ts-expect-error: wrong payload shape
+  hooks.emit('sync.gc:action:completed', { workspaceId: 'w' });
+
+  try {
+    await active?.pull({ scope: { workspaceId: 'w' }, cursor: 0, limit: 10 });
+  } catch (e) {
+    const error = toSyncError(e);
+    const code: SyncErrorCode = error.code;
+    if (error instanceof SyncError && code === 'rate_limited') void error.retryAfterMs;
+    // @ts-expect-error: not a canonical code
+    if (error.code === 'rate-limited') void 0;
+  }
+
+  const page: PullResponse<Note> = {
+    changes: [{ tableName: 'notes', pk: 'n', op: 'put', payload: { id: 'n', title: 't' }, serverVersion: 1,
+      stamp: { clock: 1, hlc: 'h', deviceId: 'd', opId: 'o' } }],
+    nextCursor: 1,
+    hasMore: false,
+    retentionFloor: 0,
+  };
+  void page;
+
+  // @ts-expect-error: a provider needs every method of the contract
+  const incomplete: SyncProvider = { id: 'x', mode: 'direct', pull: async () => page };
+  void incomplete;
+
+  const server = provider.server;
+  const stats: number = server.stats('w').version;
+  const result = server.push({ scope: { workspaceId: 'w' }, deviceId: 'd', ops: [] });
+  const statuses: ('applied' | 'duplicate' | 'superseded' | 'rejected')[] = result.results.map((r) => r.status);
+  void [stats, statuses];
+
+  for (const c of providerConformanceCases(async () => ({ provider }))) {
+    const outcome: ConformanceOutcome = await c.run();
+    if (outcome.status === 'skipped') void outcome.reason;
+  }
+}
