@@ -85,3 +85,17 @@ export {
   type MemorySyncProviderOptions,
 } from './providers/memory.js';
 export * from './conformance/index.js';
+
+export { SyncEngine } from './engine.js';
+export type {
+  CapturedOp,
+  CursorState,
+  IndexSchema,
+  OutboxEntry,
+  RecordQuery,
+  SyncEngineOptions,
+  SyncReport,
+  TableSchema,
+  WatchEvent,
+  WriteOp,
+} from './engine.js';

@@ -1,0 +1,55 @@
+// A plain Vite app (no plugins) using the packed synclane tarball: two devices with separate
+// databases sync through MemorySyncProvider over one in-page reference server.
+import { initSynclane, MemorySyncProvider, MemorySyncServer, SyncEngine, SyncError } from 'synclane';
+
+window.runScenario = async () => {
+  await initSynclane();
+  const server = new MemorySyncServer();
+  const open = (name) =>
+    SyncEngine.open({
+      workspaceId: 'vite-demo',
+      dbName: `vite-${name}-${Math.random()}`,
+      tables: [{ name: 'notes', indexes: [{ name: 'byTitle', keyPath: 'title' }] }],
+      provider: new MemorySyncProvider({ id: `memory-${name}`, server }),
+    });
+  const laptop = await open('laptop');
+  const phone = await open('phone');
+  const events = [];
+  phone.hooks.on('sync.conflict:action:detected', (e) => events.push(`conflict ${e.pk} winner=${e.winner}`));
+  const watched = [];
+  phone.watch('notes', (e) => watched.push(`${e.source}:${e.ids.join(',')}`));
+
+  await laptop.put('notes', { id: 'n1', title: 'from the laptop' });
+  await laptop.put('notes', { id: 'shared', title: 'laptop version' });
+  await phone.put('notes', { id: 'n2', title: 'from the phone' });
+  await phone.put('notes', { id: 'shared', title: 'phone version 1' });
+  await phone.put('notes', { id: 'shared', title: 'phone version 2' }); // clock 2: wins
+  await laptop.delete('notes', 'n1');
+
+  for (const engine of [laptop, phone, laptop]) {
+    const report = await engine.syncNow();
+    if (report.error) throw report.error;
+  }
+  const titles = async (engine) => (await engine.getAll('notes')).map((n) => `${n.id}=${n.title}`).sort();
+  let badBatch;
+  try {
+    await laptop.put('ghosts', { id: 'x' });
+  } catch (error) {
+    badBatch = { isSyncError: error instanceof SyncError, code: error.code };
+  }
+  const result = {
+    laptop: await titles(laptop),
+    phone: await titles(phone),
+    laptopOutbox: (await laptop.outbox()).totals.count,
+    phoneOutbox: (await phone.outbox()).totals.count,
+    events,
+    watched,
+    badBatch,
+    cursor: (await phone.cursor()).cursor,
+  };
+  await laptop.close();
+  await phone.close();
+  document.getElementById('status').textContent = 'done';
+  return result;
+};
+document.getElementById('status').textContent = 'ready';
