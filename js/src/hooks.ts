@@ -213,7 +213,7 @@ export interface SyncHookMap {
     attempts: number;
     error: SyncError;
   };
-  /** The outbox reached its capacity; new writes fail with `queue_full` until it drains. */
+  /** The outbox holds more than its capacity. Writes are still accepted (refusing one would lose the user's data); apps can warn or slow down. */
   'sync.queue:action:full': {
     workspaceId: string;
     pendingOps: number;

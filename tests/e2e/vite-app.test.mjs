@@ -59,5 +59,7 @@ test('two engines with separate databases sync through MemorySyncProvider in a b
   assert.ok(result.cursor > 0);
   assert.ok(result.watched.some((w) => w.startsWith('remote:')), `watchers see remote changes: ${result.watched}`);
   assert.deepEqual(result.badBatch, { isSyncError: true, code: 'unknown_table' });
+  assert.equal(result.otherTabEvent, 'other-tab:t1', 'a write in one tab reaches the watchers of another');
+  assert.equal(result.readInTabB, 'written in tab A');
   assert.deepEqual(errors, []);
 });

@@ -30,6 +30,16 @@ window.runScenario = async () => {
     const report = await engine.syncNow();
     if (report.error) throw report.error;
   }
+  // Two tabs of one app share a database: a write in one reaches the other's watchers.
+  const tabA = await SyncEngine.open({ workspaceId: 'vite-tabs', dbName: 'vite-tabs', tables: ['notes'] });
+  const tabB = await SyncEngine.open({ workspaceId: 'vite-tabs', dbName: 'vite-tabs', tables: ['notes'] });
+  const otherTab = new Promise((resolve) => tabB.watch('notes', (e) => resolve(`${e.source}:${e.ids.join(',')}`)));
+  await tabA.put('notes', { id: 't1', title: 'written in tab A' });
+  const otherTabEvent = await otherTab;
+  const readInTabB = (await tabB.get('notes', 't1'))?.title;
+  await tabA.close();
+  await tabB.close();
+
   const titles = async (engine) => (await engine.getAll('notes')).map((n) => `${n.id}=${n.title}`).sort();
   let badBatch;
   try {
@@ -45,6 +55,8 @@ window.runScenario = async () => {
     events,
     watched,
     badBatch,
+    otherTabEvent,
+    readInTabB,
     cursor: (await phone.cursor()).cursor,
   };
   await laptop.close();
