@@ -158,3 +158,25 @@ pub async fn delete_database(name: &str) -> Result<(), SyncError> {
     let req = factory()?.delete_database(name).map_err(|e| storage_error("deleting the database", &e))?;
     request(&req, "deleting the database").await.map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn dom(name: &str) -> JsValue {
+        DomException::new_with_message_and_name("boom", name).unwrap().into()
+    }
+
+    #[wasm_bindgen_test]
+    fn browser_storage_failures_map_to_canonical_codes_and_keep_their_names() {
+        let quota = storage_error("writing records", &dom("QuotaExceededError"));
+        assert_eq!(quota.code, ErrorCode::QuotaExceeded);
+        assert!(quota.message.contains("QuotaExceededError"), "{}", quota.message);
+        assert_eq!(storage_error("x", &dom("DataCloneError")).code, ErrorCode::InvalidArgument);
+        assert_eq!(storage_error("x", &dom("UnknownError")).code, ErrorCode::Storage);
+        assert_eq!(storage_error("x", &JsValue::from_str("not an exception")).code, ErrorCode::Storage);
+    }
+}
