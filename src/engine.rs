@@ -8,6 +8,7 @@ use crate::payload::JsPayload;
 use crate::store::outbox::{self as idb_outbox, FailedOpAction, Settlement};
 use crate::store::records::{app_record, from_stored, StoredEntry};
 use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
+use crate::store::rescan;
 use crate::store::schema::{TableSpec, PENDING_OPS, SYNC_STATE};
 use crate::store::write::{write_batch, LocalWrite, OutboxTotals, CLOCK_STATE, OUTBOX_TOTALS};
 use crate::store::{object_store, read_state, write_state, Store};
@@ -176,39 +177,24 @@ impl EngineCore {
     }
 
     /// Applies a batch of remote changes with the cursor advance, atomically. The batch is
-    /// validated first; a bad batch is rejected whole and changes nothing.
+    /// validated first; a bad batch is rejected whole and changes nothing. Resolves to the
+    /// apply report with `skewMs`, how far the furthest stamp was ahead of the drift bound.
     #[wasm_bindgen(js_name = applyRemote)]
     pub fn apply_remote(&self, changes: JsValue, next_cursor: f64, has_more: bool) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let next_cursor = crate::interop::version_arg(next_cursor, "nextCursor")?;
-            let ready = inner.borrow().store.clone();
-            ready.ready().await?;
-            let (store, validated) = {
-                let guard = inner.borrow();
-                let ctx = ValidationContext {
-                    clock: guard.clock.policy(),
-                    ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
-                };
-                (guard.store.clone(), validate_remote_batch(parse_changes(&changes)?, &ctx)?)
-            };
-            let report = {
-                let echo = inner.borrow().echo.clone();
-                apply_remote(&store, validated.clone(), PageEnd { next_cursor, has_more }, &echo, now_ms())
-                    .await?
-            };
-            let mut skew = 0u64;
-            for change in &validated {
-                if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) =
-                    inner.borrow().clock.merge(&change.stamp.hlc)
-                {
-                    skew = skew.max(ahead_ms);
-                }
-            }
-            let out = to_js(&report)?;
-            Reflect::set(&out, &"skewMs".into(), &JsValue::from_f64(skew as f64)).ok();
-            Ok(out)
+            apply_changes(inner, changes, Some(PageEnd { next_cursor, has_more })).await
         })
+    }
+
+    /// Applies the winning versions a push reported for superseded ops (`current`): by the
+    /// conflict rule, whatever the cursor, which does not move. They may sit below the cursor
+    /// (a delete whose tombstone the server purged) and would never arrive by pulling.
+    #[wasm_bindgen(js_name = applyWinners)]
+    pub fn apply_winners(&self, changes: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move { apply_changes(inner, changes, None).await })
     }
 
     /// Remembers op ids this device pushed, so their echoes are skipped.
@@ -312,6 +298,103 @@ impl EngineCore {
         promise(async move {
             store.ready().await?;
             Ok(JsValue::from_f64(f64::from(idb_outbox::recover_in_flight(&store).await?)))
+        })
+    }
+
+    /// Starts (or restarts) a rescan after the cursor expired: the staging is emptied.
+    #[wasm_bindgen(js_name = beginRescan)]
+    pub fn begin_rescan(&self) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.ready().await?;
+            to_js(&rescan::begin(&store).await?)
+        })
+    }
+
+    /// Stages one page of the server's full set. Pages must be contiguous (`fromCursor` is
+    /// where the previous one ended); the batch is validated like any remote batch. Resolves
+    /// to the staging state `{ nextCursor, received, expectedTotal?, retentionFloor, complete }`.
+    #[wasm_bindgen(js_name = stageRescanPage)]
+    pub fn stage_rescan_page(
+        &self,
+        changes: JsValue,
+        from_cursor: f64,
+        next_cursor: f64,
+        has_more: bool,
+        total: Option<f64>,
+        retention_floor: f64,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let from_cursor = crate::interop::version_arg(from_cursor, "fromCursor")?;
+            let next_cursor = crate::interop::version_arg(next_cursor, "nextCursor")?;
+            let retention_floor = crate::interop::version_arg(retention_floor, "retentionFloor")?;
+            let total = total.map(|t| crate::interop::version_arg(t, "total")).transpose()?;
+            let store = inner.borrow().store.clone();
+            store.ready().await?;
+            let validated = {
+                let guard = inner.borrow();
+                let ctx = ValidationContext {
+                    clock: guard.clock.policy(),
+                    ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
+                };
+                validate_remote_batch(parse_changes(&changes)?, &ctx)?
+            };
+            let state = rescan::stage_page(
+                &store,
+                validated,
+                from_cursor,
+                next_cursor,
+                has_more,
+                total,
+                retention_floor,
+            )
+            .await?;
+            to_js(&state)
+        })
+    }
+
+    /// Swaps the staged set in (one transaction). Resolves to `{ summary: { creations, updates,
+    /// deletions, keptForRebase }, cursor, changed: [[table, pk], ...] }`.
+    #[wasm_bindgen(js_name = completeRescan)]
+    pub fn complete_rescan(&self) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.ready().await?;
+            to_js(&rescan::complete(&store, now_ms()).await?)
+        })
+    }
+
+    /// Abandons a rescan; local data is untouched and the cursor is expired again.
+    #[wasm_bindgen(js_name = abortRescan)]
+    pub fn abort_rescan(&self) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.ready().await?;
+            to_js(&rescan::abort_rescan(&store).await?)
+        })
+    }
+
+    /// Where a rescan's staging stands.
+    #[wasm_bindgen(js_name = stagingState)]
+    pub fn staging_state(&self) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            store.ready().await?;
+            to_js(&rescan::staging_state(&store).await?)
+        })
+    }
+
+    /// Purges tombstones that are old enough, covered by the cursor and have no pending op.
+    /// Resolves to how many were purged.
+    #[wasm_bindgen(js_name = collectGarbage)]
+    pub fn collect_garbage(&self, retention_ms: f64) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            let retention = crate::interop::version_arg(retention_ms, "retentionMs")?;
+            store.ready().await?;
+            let purged = crate::store::gc::collect(&store, retention, now_ms()).await?;
+            Ok(JsValue::from_f64(purged as f64))
         })
     }
 
@@ -445,6 +528,46 @@ fn parse_writes(store: &Store, ops: &JsValue) -> SyncResult<Vec<LocalWrite>> {
         }
     }
     Ok(writes)
+}
+
+async fn apply_changes(
+    inner: Rc<RefCell<Inner>>,
+    changes: JsValue,
+    page: Option<PageEnd>,
+) -> SyncResult<JsValue> {
+    let store = inner.borrow().store.clone();
+    store.ready().await?;
+    let validated = {
+        let guard = inner.borrow();
+        let ctx = ValidationContext {
+            clock: guard.clock.policy(),
+            ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
+        };
+        let raw = parse_changes(&changes)?;
+        if page.is_some() {
+            validate_remote_batch(raw, &ctx)?
+        } else {
+            // Winners come from different records of one push: no ascending order to check.
+            let mut validated = Vec::with_capacity(raw.len());
+            for change in raw {
+                validated.extend(validate_remote_batch(vec![change], &ctx)?);
+            }
+            validated
+        }
+    };
+    let echo = inner.borrow().echo.clone();
+    let report = apply_remote(&store, validated.clone(), page, &echo, now_ms()).await?;
+    let mut skew = 0u64;
+    for change in &validated {
+        if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) =
+            inner.borrow().clock.merge(&change.stamp.hlc)
+        {
+            skew = skew.max(ahead_ms);
+        }
+    }
+    let out = to_js(&report)?;
+    Reflect::set(&out, &"skewMs".into(), &JsValue::from_f64(skew as f64)).ok();
+    Ok(out)
 }
 
 fn parse_settlements(value: &JsValue) -> SyncResult<Vec<Settlement>> {

@@ -10,6 +10,7 @@ mod idb;
 mod interop;
 mod memory_server;
 mod payload;
+mod policy;
 mod query;
 mod store;
 

@@ -321,3 +321,80 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
     );
     engine.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_rescan_swaps_in_the_server_set_keeps_pending_ops_and_an_interrupted_one_loses_nothing() {
+    let engine = open(&unique("rescan"), NOTES).await;
+    let first = format!(
+        "[{},{},{}]",
+        change("gone", "put", 1, 1, "o1", "deleted on the server"),
+        change("kept", "put", 1, 2, "o2", "unchanged"),
+        change("mine", "put", 1, 3, "o3", "edited here")
+    );
+    wait(engine.apply_remote(js(&first), 3.0, false)).await.unwrap();
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"mine","title":"local edit"}}]"#)))
+        .await
+        .unwrap();
+
+    // An interrupted rescan: one page staged, then abandoned. Nothing local changes.
+    wait(engine.begin_rescan()).await.unwrap();
+    let page = format!("[{}]", change("kept", "put", 1, 2, "o2", "unchanged"));
+    wait(engine.stage_rescan_page(js(&page), 0.0, 2.0, true, Some(3.0), 0.0)).await.unwrap();
+    wait(engine.abort_rescan()).await.unwrap();
+    let still = wait(engine.get("notes".into(), "gone".into(), false)).await.unwrap();
+    assert_eq!(get(&still, "title").as_string().as_deref(), Some("deleted on the server"));
+    assert_eq!(
+        get(&wait(engine.cursor_state()).await.unwrap(), "phase").as_string().as_deref(),
+        Some("expired")
+    );
+
+    // The server now holds: kept (v2), mine (updated by someone, v7), new (v8); "gone" was
+    // deleted and its tombstone purged, so it is simply absent.
+    wait(engine.begin_rescan()).await.unwrap();
+    let page1 = format!("[{}]", change("kept", "put", 1, 2, "o2", "unchanged"));
+    let page2 = format!(
+        "[{},{}]",
+        change("mine", "put", 2, 7, "o7", "remote edit"),
+        change("new", "put", 1, 8, "o8", "created while away")
+    );
+    // Pages must be contiguous.
+    let err = wait(engine.stage_rescan_page(js(&page2), 5.0, 8.0, false, None, 0.0)).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_change"));
+    wait(engine.stage_rescan_page(js(&page1), 0.0, 2.0, true, Some(3.0), 4.0)).await.unwrap();
+    let state = wait(engine.stage_rescan_page(js(&page2), 2.0, 8.0, false, None, 4.0)).await.unwrap();
+    assert_eq!(get(&state, "complete").as_bool(), Some(true));
+    let report = wait(engine.complete_rescan()).await.unwrap();
+    assert_eq!(get(&report, "summary.creations").as_f64(), Some(1.0));
+    assert_eq!(get(&report, "summary.deletions").as_f64(), Some(1.0));
+    assert_eq!(get(&report, "summary.keptForRebase").as_f64(), Some(1.0));
+    assert!(
+        wait(engine.get("notes".into(), "gone".into(), false)).await.unwrap().is_undefined(),
+        "server deletion applied"
+    );
+    let mine = wait(engine.get("notes".into(), "mine".into(), false)).await.unwrap();
+    assert_eq!(get(&mine, "title").as_string().as_deref(), Some("local edit"), "pending op kept for rebase");
+    let created = wait(engine.get("notes".into(), "new".into(), false)).await.unwrap();
+    assert_eq!(get(&created, "title").as_string().as_deref(), Some("created while away"));
+    let cursor = wait(engine.cursor_state()).await.unwrap();
+    assert_eq!(get(&cursor, "phase").as_string().as_deref(), Some("live"));
+    assert_eq!(get(&cursor, "cursor").as_f64(), Some(8.0));
+    assert_eq!(
+        Array::from(&get(&wait(engine.outbox()).await.unwrap(), "entries")).length(),
+        1,
+        "the pending op is still queued"
+    );
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn old_tombstones_covered_by_the_cursor_are_collected() {
+    let engine = open(&unique("gc"), NOTES).await;
+    let batch =
+        format!("[{},{}]", change("a", "put", 1, 1, "o1", "x"), change("a", "delete", 2, 2, "o2", ""));
+    wait(engine.apply_remote(js(&batch), 2.0, false)).await.unwrap();
+    wait(engine.write(js(r#"[{"table":"notes","op":"delete","id":"local-only"}]"#))).await.unwrap();
+    assert_eq!(wait(engine.collect_garbage(3_600_000.0)).await.unwrap().as_f64(), Some(0.0), "too young");
+    // A retention of zero: the synced tombstone goes; the unsynced local delete stays.
+    assert_eq!(wait(engine.collect_garbage(0.0)).await.unwrap().as_f64(), Some(1.0));
+    engine.close();
+}

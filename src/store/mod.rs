@@ -1,9 +1,11 @@
 //! The IndexedDB store: one database per workspace holding the app's tables and synclane's own
 //! stores, with every write of a record and its outbox entry in one transaction.
 
+pub mod gc;
 pub mod outbox;
 pub mod records;
 pub mod remote;
+pub mod rescan;
 pub mod schema;
 pub mod write;
 

@@ -70,11 +70,12 @@ pub struct PageEnd {
     pub has_more: bool,
 }
 
-/// Applies validated changes and advances the cursor, atomically.
+/// Applies validated changes and advances the cursor, atomically. Without a `page` (the winning
+/// versions a push reported), changes are applied whatever the cursor and it does not move.
 pub async fn apply_remote(
     store: &Store,
     changes: Vec<SyncChange<JsPayload>>,
-    page: PageEnd,
+    page: Option<PageEnd>,
     echo: &RecentOpCache,
     now_ms: u64,
 ) -> SyncResult<ApplyReport> {
@@ -95,12 +96,12 @@ pub async fn apply_remote(
 async fn apply_in(
     tx: &IdbTransaction,
     changes: Vec<SyncChange<JsPayload>>,
-    page: PageEnd,
+    page: Option<PageEnd>,
     echo: &RecentOpCache,
     now_ms: u64,
 ) -> SyncResult<ApplyReport> {
     let mut cursor: CursorState = read_state(tx, CURSOR_STATE).await?.unwrap_or_default();
-    if cursor.phase == CursorPhase::ColdStart {
+    if cursor.phase == CursorPhase::ColdStart && page.is_some() {
         cursor.begin_bootstrap()?;
     }
     let during_bootstrap = cursor.phase == CursorPhase::Bootstrapping;
@@ -120,7 +121,7 @@ async fn apply_in(
     };
     let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
     for change in changes {
-        if change.server_version <= cursor.cursor {
+        if page.is_some() && change.server_version <= cursor.cursor {
             report.stale += 1;
             continue;
         }
@@ -196,10 +197,12 @@ async fn apply_in(
             }
         }
     }
-    let advance = cursor.apply_page(page.next_cursor, page.has_more)?;
-    report.cursor_moved = matches!(advance, synclane_core::cursor::Advance::Moved(_));
+    if let Some(page) = page {
+        let advance = cursor.apply_page(page.next_cursor, page.has_more)?;
+        report.cursor_moved = matches!(advance, synclane_core::cursor::Advance::Moved(_));
+        write_state(tx, CURSOR_STATE, &cursor)?;
+    }
     report.cursor = cursor;
-    write_state(tx, CURSOR_STATE, &cursor)?;
     Ok(report)
 }
 

@@ -18,6 +18,8 @@ pub const TOMBSTONES: &str = "_tombstones";
 pub const SYNC_STATE: &str = "_sync_state";
 pub const SYNC_RUNS: &str = "_sync_runs";
 pub const CONFLICTS: &str = "_conflicts";
+/// Where a rescan stages the server's full set before swapping it in.
+pub const STAGING: &str = "_staging";
 /// Index of the outbox on `[tableName, pk]`: the entries of one record.
 pub const BY_RECORD: &str = "by_record";
 
@@ -83,7 +85,7 @@ struct InternalStore {
     indexes: &'static [(&'static str, &'static [&'static str])],
 }
 
-const INTERNAL: [InternalStore; 5] = [
+const INTERNAL: [InternalStore; 6] = [
     InternalStore {
         name: PENDING_OPS,
         key_path: "seq",
@@ -94,6 +96,7 @@ const INTERNAL: [InternalStore; 5] = [
     InternalStore { name: SYNC_STATE, key_path: "key", auto_increment: false, indexes: &[] },
     InternalStore { name: SYNC_RUNS, key_path: "seq", auto_increment: true, indexes: &[] },
     InternalStore { name: CONFLICTS, key_path: "seq", auto_increment: true, indexes: &[] },
+    InternalStore { name: STAGING, key_path: "key", auto_increment: false, indexes: &[] },
 ];
 
 /// Whether the open database lacks a store or index that the schema declares.

@@ -1,0 +1,321 @@
+//! Rescan: when the cursor expired, the server's full current set is pulled into a staging
+//! store page by page, checked, reconciled with local data by the core's plan, and swapped in
+//! with one transaction. Until the swap the old data stays as it was, so an interrupted rescan
+//! loses nothing and simply starts again.
+
+use super::records::{
+    from_stored, local_version, set, stored_record, LocalVersion, StoredEntry, StoredMeta, Tombstone,
+};
+use super::remote::CURSOR_STATE;
+use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
+use super::{abort, commit, object_store, read_state, record_key, write_state, Store};
+use crate::idb;
+use crate::interop::to_js;
+use crate::payload::JsPayload;
+use js_sys::{Array, Reflect};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use synclane_core::change::SyncChange;
+use synclane_core::cursor::CursorState;
+use synclane_core::plan::{compute_plan, PlanSummary, RecordKey, RecordMeta};
+use synclane_core::{ErrorCode, OpKind, SyncError, SyncResult};
+use wasm_bindgen::JsValue;
+use web_sys::IdbTransaction;
+
+const STAGING_STATE: &str = "staging";
+
+/// Progress of the staging, kept with the staged pages.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagingState {
+    /// Where the next page must start (pages are contiguous).
+    pub next_cursor: u64,
+    /// Changes received so far (a record updated during the rescan may come twice).
+    pub received: u64,
+    /// What the first page said was there to pull, when the provider says.
+    pub expected_total: Option<u64>,
+    /// The retention floor the first page reported (sent with the next pages).
+    pub retention_floor: u64,
+    pub complete: bool,
+}
+
+/// What the swap changed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RescanReport {
+    pub summary: PlanSummary,
+    pub cursor: CursorState,
+    /// Keys whose local data changed (for watchers).
+    pub changed: Vec<(String, String)>,
+}
+
+fn in_tx<'a, T>(
+    tx: &'a IdbTransaction,
+    context: &'static str,
+    work: impl std::future::Future<Output = SyncResult<T>> + 'a,
+) -> impl std::future::Future<Output = SyncResult<T>> + 'a {
+    async move {
+        match work.await {
+            Ok(value) => {
+                commit(tx, context).await?;
+                Ok(value)
+            }
+            Err(err) => Err(abort(tx, err)),
+        }
+    }
+}
+
+/// Starts (or restarts) a rescan: the cursor goes to `rescanning` and the staging is emptied.
+pub async fn begin(store: &Store) -> SyncResult<CursorState> {
+    let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
+    in_tx(&tx, "starting a rescan", async {
+        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
+        if cursor.phase == synclane_core::cursor::CursorPhase::Live
+            || cursor.phase == synclane_core::cursor::CursorPhase::Bootstrapping
+        {
+            cursor.expire()?;
+        }
+        cursor.begin_rescan()?;
+        write_state(&tx, CURSOR_STATE, &cursor)?;
+        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
+        write_state(&tx, STAGING_STATE, &StagingState::default())?;
+        Ok(cursor)
+    })
+    .await
+}
+
+/// Stages one page. Pages must be contiguous: `from_cursor` is where the previous page ended.
+pub async fn stage_page(
+    store: &Store,
+    changes: Vec<SyncChange<JsPayload>>,
+    from_cursor: u64,
+    next_cursor: u64,
+    has_more: bool,
+    total: Option<u64>,
+    retention_floor: u64,
+) -> SyncResult<StagingState> {
+    let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
+    in_tx(&tx, "staging a rescan page", async {
+        let mut state: StagingState = read_state(&tx, STAGING_STATE)
+            .await?
+            .ok_or_else(|| SyncError::invalid_argument("no rescan in progress"))?;
+        if state.complete {
+            return Err(SyncError::invalid_argument("the staged set is already complete"));
+        }
+        if from_cursor != state.next_cursor {
+            return Err(SyncError::invalid_change(format!(
+                "rescan pages are not contiguous: this page starts at {from_cursor}, the last ended at {}",
+                state.next_cursor
+            )));
+        }
+        if next_cursor < from_cursor
+            || changes.iter().any(|c| c.server_version <= from_cursor || c.server_version > next_cursor)
+        {
+            return Err(SyncError::invalid_change("a rescan page holds changes outside its cursor range"));
+        }
+        if state.received == 0 && from_cursor == 0 {
+            state.expected_total = total;
+            state.retention_floor = retention_floor;
+        }
+        let staging = object_store(&tx, STAGING)?;
+        for change in &changes {
+            let value = change_to_js(change)?;
+            set(value.unchecked_ref_object(), "key", &record_key(&change.table_name, &change.pk))?;
+            staging.put(&value).map_err(|e| idb::storage_error("staging a change", &e))?;
+        }
+        state.received += changes.len() as u64;
+        state.next_cursor = next_cursor;
+        state.complete = !has_more;
+        if state.complete {
+            if let Some(expected) = state.expected_total {
+                if state.received < expected {
+                    return Err(SyncError::invalid_change(format!(
+                        "the provider announced {expected} changes but delivered {}",
+                        state.received
+                    )));
+                }
+            }
+        }
+        write_state(&tx, STAGING_STATE, &state)?;
+        Ok(state)
+    })
+    .await
+}
+
+/// Swaps the staged set in: the core's plan against local data, pending ops kept, one
+/// transaction; then the cursor goes live at the staged cursor.
+pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
+    let mut stores: Vec<&str> = store.table_names.iter().map(String::as_str).collect();
+    stores.extend([SYNC_STATE, STAGING, TOMBSTONES, PENDING_OPS]);
+    let tx = store.transaction(&stores, true)?;
+    in_tx(&tx, "swapping in a rescan", async {
+        let state: StagingState = read_state(&tx, STAGING_STATE).await?.unwrap_or_default();
+        if !state.complete {
+            return Err(SyncError::invalid_argument("the staged set is not complete"));
+        }
+        let all = |name: &str| -> SyncResult<web_sys::IdbRequest> {
+            object_store(&tx, name)?.get_all().map_err(|e| idb::storage_error("reading for a rescan", &e))
+        };
+        // Issue every read first, then await them: one round trip.
+        let staged_req = all(STAGING)?;
+        let tomb_req = all(TOMBSTONES)?;
+        let pending_req = all(PENDING_OPS)?;
+        let table_reqs: Vec<(String, web_sys::IdbRequest)> =
+            store.table_names.iter().map(|t| all(t).map(|r| (t.clone(), r))).collect::<SyncResult<_>>()?;
+        let staged = Array::from(&idb::request(&staged_req, "reading the staging").await?);
+        let tombstones = Array::from(&idb::request(&tomb_req, "reading tombstones").await?);
+        let pending = Array::from(&idb::request(&pending_req, "reading the outbox").await?);
+
+        let mut local: Vec<RecordMeta> = Vec::new();
+        let mut live_values: BTreeMap<(String, String), JsValue> = BTreeMap::new();
+        for (table, req) in table_reqs {
+            for record in Array::from(&idb::request(&req, "reading records").await?).iter() {
+                if let LocalVersion::Live(meta) = local_version(&record, &JsValue::UNDEFINED)? {
+                    let pk = Reflect::get(&record, &"id".into())
+                        .ok()
+                        .and_then(|v| v.as_string())
+                        .unwrap_or_default();
+                    local.push(RecordMeta {
+                        key: RecordKey::new(&table, &pk),
+                        stamp: meta.stamp(),
+                        deleted: false,
+                    });
+                    live_values.insert((table.clone(), pk), record);
+                }
+            }
+        }
+        for tombstone in tombstones.iter() {
+            let t: Tombstone = from_stored(tombstone, "tombstone")?;
+            if store.table_names.contains(&t.table_name) {
+                local.push(RecordMeta {
+                    key: RecordKey::new(&t.table_name, &t.pk),
+                    stamp: t.meta.stamp(),
+                    deleted: true,
+                });
+            }
+        }
+        let pending_keys: BTreeSet<RecordKey> = pending
+            .iter()
+            .map(|e| {
+                from_stored::<StoredEntry>(e, "outbox entry").map(|e| RecordKey::new(&e.table_name, &e.pk))
+            })
+            .collect::<SyncResult<_>>()?;
+        let mut remote_changes: BTreeMap<RecordKey, SyncChange<JsPayload>> = BTreeMap::new();
+        for value in staged.iter() {
+            let change: SyncChange<JsPayload> = serde_wasm_bindgen::from_value(value).map_err(|e| {
+                SyncError::new(ErrorCode::Storage, format!("staged change is unreadable: {e}"))
+            })?;
+            if !store.table_names.contains(&change.table_name) {
+                continue;
+            }
+            remote_changes.insert(RecordKey::new(&change.table_name, &change.pk), change);
+        }
+        let remote: Vec<RecordMeta> = remote_changes
+            .iter()
+            .map(|(key, c)| RecordMeta {
+                key: key.clone(),
+                stamp: c.stamp.clone(),
+                deleted: c.op == OpKind::Delete,
+            })
+            .collect();
+        let plan = compute_plan(&local, &remote, &pending_keys)?;
+
+        let tomb_store = object_store(&tx, TOMBSTONES)?;
+        let mut changed = Vec::new();
+        for meta in
+            plan.creations.iter().chain(&plan.updates).chain(plan.deletions.iter().filter(|m| m.deleted))
+        {
+            let Some(change) = remote_changes.get(&meta.key) else { continue };
+            let table = object_store(&tx, &change.table_name)?;
+            let stored = StoredMeta::new(&change.stamp, Some(change.server_version));
+            let key = record_key(&change.table_name, &change.pk);
+            match (&change.op, &change.payload) {
+                (OpKind::Put, Some(payload)) => {
+                    table
+                        .put(&stored_record(&payload.0, &change.pk, &stored)?)
+                        .map_err(|e| idb::storage_error("writing a record", &e))?;
+                    tomb_store.delete(&key).map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
+                }
+                _ => {
+                    table
+                        .delete(&JsValue::from_str(&change.pk))
+                        .map_err(|e| idb::storage_error("deleting a record", &e))?;
+                    let tombstone = Tombstone {
+                        key: (change.table_name.clone(), change.pk.clone()),
+                        table_name: change.table_name.clone(),
+                        pk: change.pk.clone(),
+                        meta: stored,
+                        deleted_at: now_ms,
+                    };
+                    tomb_store
+                        .put(&to_js(&tombstone)?)
+                        .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
+                }
+            }
+            changed.push((change.table_name.clone(), change.pk.clone()));
+        }
+        for meta in plan.deletions.iter().filter(|m| !m.deleted) {
+            // Deleted on the server and its tombstone purged: remove, with no tombstone to invent.
+            object_store(&tx, &meta.key.table)?
+                .delete(&JsValue::from_str(&meta.key.pk))
+                .map_err(|e| idb::storage_error("deleting a record", &e))?;
+            live_values.remove(&(meta.key.table.clone(), meta.key.pk.clone()));
+            changed.push((meta.key.table.clone(), meta.key.pk.clone()));
+        }
+        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
+        cursor.complete_rescan(state.next_cursor)?;
+        write_state(&tx, CURSOR_STATE, &cursor)?;
+        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
+        write_state(&tx, STAGING_STATE, &StagingState::default())?;
+        Ok(RescanReport { summary: plan.summary(), cursor, changed })
+    })
+    .await
+}
+
+/// Abandons a rescan: the staging is dropped, local data stays, the cursor is expired again.
+pub async fn abort_rescan(store: &Store) -> SyncResult<CursorState> {
+    let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
+    in_tx(&tx, "abandoning a rescan", async {
+        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
+        if cursor.phase == synclane_core::cursor::CursorPhase::Rescanning {
+            cursor.abort_rescan()?;
+            write_state(&tx, CURSOR_STATE, &cursor)?;
+        }
+        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
+        write_state(&tx, STAGING_STATE, &StagingState::default())?;
+        Ok(cursor)
+    })
+    .await
+}
+
+/// The staging progress (for a resumed sync: where the next page starts, which floor to send).
+pub async fn staging_state(store: &Store) -> SyncResult<StagingState> {
+    let tx = store.transaction(&[SYNC_STATE], false)?;
+    Ok(read_state(&tx, STAGING_STATE).await?.unwrap_or_default())
+}
+
+fn change_to_js(change: &SyncChange<JsPayload>) -> SyncResult<JsValue> {
+    let meta: SyncChange<()> = SyncChange {
+        table_name: change.table_name.clone(),
+        pk: change.pk.clone(),
+        op: change.op,
+        payload: None,
+        server_version: change.server_version,
+        stamp: change.stamp.clone(),
+    };
+    let value = to_js(&meta)?;
+    if let Some(payload) = &change.payload {
+        set(value.unchecked_ref_object(), "payload", &payload.0)?;
+    }
+    Ok(value)
+}
+
+trait AsObject {
+    fn unchecked_ref_object(&self) -> &js_sys::Object;
+}
+
+impl AsObject for JsValue {
+    fn unchecked_ref_object(&self) -> &js_sys::Object {
+        wasm_bindgen::JsCast::unchecked_ref(self)
+    }
+}
