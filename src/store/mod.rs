@@ -156,6 +156,21 @@ pub async fn commit(tx: &IdbTransaction, context: &str) -> SyncResult<()> {
     idb::transaction_done(tx, context).await
 }
 
+/// Runs `work` in a write transaction: commits when it succeeds, aborts when it fails.
+pub async fn in_tx<T>(
+    tx: &IdbTransaction,
+    context: &'static str,
+    work: impl std::future::Future<Output = SyncResult<T>>,
+) -> SyncResult<T> {
+    match work.await {
+        Ok(value) => {
+            commit(tx, context).await?;
+            Ok(value)
+        }
+        Err(err) => Err(abort(tx, err)),
+    }
+}
+
 /// Aborts a transaction after a failure, returning the original error.
 pub fn abort(tx: &IdbTransaction, err: SyncError) -> SyncError {
     let _ = tx.abort();

@@ -8,7 +8,7 @@ use super::records::{
 };
 use super::remote::CURSOR_STATE;
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, read_state, record_key, write_state, Store};
+use super::{in_tx, object_store, read_state, record_key, write_state, Store};
 use crate::idb;
 use crate::interop::to_js;
 use crate::payload::JsPayload;
@@ -20,7 +20,6 @@ use synclane_core::cursor::CursorState;
 use synclane_core::plan::{compute_plan, PlanSummary, RecordKey, RecordMeta};
 use synclane_core::{ErrorCode, OpKind, SyncError, SyncResult};
 use wasm_bindgen::JsValue;
-use web_sys::IdbTransaction;
 
 const STAGING_STATE: &str = "staging";
 
@@ -47,22 +46,6 @@ pub struct RescanReport {
     pub cursor: CursorState,
     /// Keys whose local data changed (for watchers).
     pub changed: Vec<(String, String)>,
-}
-
-fn in_tx<'a, T>(
-    tx: &'a IdbTransaction,
-    context: &'static str,
-    work: impl std::future::Future<Output = SyncResult<T>> + 'a,
-) -> impl std::future::Future<Output = SyncResult<T>> + 'a {
-    async move {
-        match work.await {
-            Ok(value) => {
-                commit(tx, context).await?;
-                Ok(value)
-            }
-            Err(err) => Err(abort(tx, err)),
-        }
-    }
 }
 
 /// Starts (or restarts) a rescan: the cursor goes to `rescanning` and the staging is emptied.
