@@ -9,9 +9,10 @@
 import { EngineCore } from './wasm/synclane.js';
 import { HookEmitter, type SyncHookMap, type SyncTrigger } from './hooks.js';
 import { getActiveSyncProvider, listSyncProviders } from './registry.js';
-import { SyncError, toSyncError, isTransient } from './errors.js';
+import { SyncError, toSyncError } from './errors.js';
+import { SyncRunner, type SyncDecision, type SyncLoopOptions, type SyncReport, type SyncStatus } from './sync-runner.js';
 import { initSynclane } from './wasm.js';
-import type { PendingOp, PullResponse, PushResult, SyncChange, SyncPayload, SyncProvider, SyncScope } from './types.js';
+import type { PendingOp, SyncPayload, SyncProvider } from './types.js';
 
 /** An index of a table: `keyPath` is a field name or a list of field names. */
 export interface IndexSchema {
@@ -48,6 +49,8 @@ export interface SyncEngineOptions {
     retry?: { scheduleMs?: number[]; jitter?: number; maxAttempts?: number };
   };
   clock?: { maxDriftMs?: number; rejectFutureMs?: number };
+  /** The background loop: interval, manual cooldown, tombstone retention, reconnects. */
+  sync?: SyncLoopOptions;
   /** Where errors thrown by hook listeners and watchers go (default `console.error`). */
   onListenerError?: (error: unknown, name: string) => void;
 }
@@ -114,27 +117,6 @@ export interface CursorState {
   cursor: number;
 }
 
-/** What one `syncNow` did. */
-export interface SyncReport {
-  trigger: SyncTrigger;
-  pushed: number;
-  pulled: number;
-  applied: number;
-  conflicts: number;
-  cursor: number;
-  error?: SyncError;
-}
-
-interface ApplyReport {
-  applied: Array<{ tableName: string; pk: string; op: string; serverVersion: number }>;
-  conflicts: Array<{ tableName: string; pk: string; local: { op: 'put' | 'delete'; stamp: PendingOp['stamp'] }; remote: { op: 'put' | 'delete'; stamp: PendingOp['stamp'] }; winner: 'local' | 'remote'; duringBootstrap: boolean }>;
-  echoes: number;
-  identical: number;
-  stale: number;
-  cursor: CursorState;
-  cursorMoved: boolean;
-}
-
 const CHANNEL_PREFIX = 'synclane:';
 
 /** The sync engine of one workspace. */
@@ -143,24 +125,30 @@ export class SyncEngine {
   readonly hooks: HookEmitter<SyncHookMap>;
   #core: EngineCore;
   #provider: SyncProvider | undefined;
-  #pullLimit: number;
   #watchers = new Map<string, Set<(event: WatchEvent) => void>>();
   #channel: BroadcastChannel | undefined;
-  #syncing: Promise<SyncReport> | undefined;
+  #runner: SyncRunner;
   #onListenerError: (error: unknown, name: string) => void;
   #closed = false;
 
   private constructor(core: EngineCore, options: SyncEngineOptions, provider: SyncProvider | undefined) {
     this.#core = core;
     this.#provider = provider;
-    this.#pullLimit = options.pullLimit ?? 500;
     this.#onListenerError = options.onListenerError ?? ((error, name) => console.error(`synclane: ${name} listener failed`, error));
     this.hooks = new HookEmitter<SyncHookMap>({ onListenerError: this.#onListenerError });
+    const tables = options.tables.map((t) => (typeof t === 'string' ? t : t.name));
+    this.#runner = new SyncRunner(core, this.hooks, () => this.provider, tables, (changes) => this.#announce(changes, 'remote'), {
+      ...(options.pullLimit !== undefined && { pullLimit: options.pullLimit }),
+      ...options.sync,
+      ...(options.outbox?.capacityBytes !== undefined && { outboxCapacityBytes: options.outbox.capacityBytes }),
+    });
     if (typeof BroadcastChannel !== 'undefined') {
       // Other tabs of the app share the database; they announce what they changed.
       this.#channel = new BroadcastChannel(CHANNEL_PREFIX + core.dbName);
-      this.#channel.onmessage = (message: MessageEvent<{ table: string; ids: string[] }>) => {
-        this.#notify({ ...message.data, source: 'other-tab' }, false);
+      this.#channel.onmessage = (message: MessageEvent<{ table: string; ids: string[]; local?: { count: number; bytes: number } }>) => {
+        this.#notify({ table: message.data.table, ids: message.data.ids, source: 'other-tab' }, false);
+        // Another tab wrote: if this tab runs the sync loop, it pushes those writes.
+        if (message.data.local) this.#runner.localWrite(message.data.local);
       };
     }
   }
@@ -242,7 +230,8 @@ export class SyncEngine {
       };
     });
     this.hooks.emit('sync.op:action:captured', { workspaceId: this.workspaceId, ops: pending });
-    this.#announce(result.captured.map((c) => ({ table: c.tableName, id: c.pk })), 'local');
+    this.#announce(result.captured.map((c) => ({ table: c.tableName, id: c.pk })), 'local', result.outbox);
+    this.#runner.localWrite(result.outbox);
     return result.captured;
   }
 
@@ -304,175 +293,51 @@ export class SyncEngine {
   }
 
   /**
-   * Pulls what other devices wrote (bootstrapping on first use), then pushes the outbox.
-   * One sync runs at a time: a call while one runs joins it.
+   * Asks for a sync now. The core's policy decides (no provider, offline, rate-limited, already
+   * syncing, manual cooldown...); when it says start, the sync runs (pull or bootstrap or
+   * rescan, then push) and the promise resolves when it ends, with its report.
    */
-  syncNow(options: { trigger?: SyncTrigger } = {}): Promise<SyncReport> {
+  syncNow(options: { trigger?: SyncTrigger } = {}): Promise<SyncDecision & { report?: SyncReport }> {
     if (this.#closed) return Promise.reject(new SyncError('closed', 'the engine was closed'));
-    this.#syncing ??= this.#sync(options.trigger ?? 'manual').finally(() => {
-      this.#syncing = undefined;
-    });
-    return this.#syncing;
+    return this.#runner.request(options.trigger ?? 'manual');
   }
 
-  async #sync(trigger: SyncTrigger): Promise<SyncReport> {
-    const provider = this.provider;
-    const report: SyncReport = { trigger, pushed: 0, pulled: 0, applied: 0, conflicts: 0, cursor: 0 };
-    if (!provider) {
-      report.error = new SyncError('no_provider', 'no sync provider is registered or given');
-      return report;
-    }
-    try {
-      await this.#pull(provider, report);
-      // A device pushes only once it has bootstrapped (see docs/ARCHITECTURE.md).
-      if (await this.#push(provider, report)) await this.#pull(provider, report);
-    } catch (error) {
-      report.error = toSyncError(error);
-      this.hooks.emit('sync.error:action', {
-        workspaceId: this.workspaceId,
-        phase: 'pull',
-        error: report.error,
-        transient: isTransient(report.error.code),
-        willRetry: false,
-      });
-    }
-    report.cursor = (await this.cursor()).cursor;
-    return report;
+  /**
+   * Starts syncing in the background: one tab of the app runs the loop (the others hand over
+   * through the shared database); it syncs on start, on local writes, on remote changes, on
+   * an interval, when the device comes online or the page becomes visible, and when retries
+   * and rate limits are due.
+   */
+  start(): void {
+    this.#runner.start();
   }
 
-  async #pull(provider: SyncProvider, report: SyncReport): Promise<void> {
-    const scope: SyncScope = { workspaceId: this.workspaceId };
-    let floor: number | undefined;
-    for (;;) {
-      const state = await this.cursor();
-      const snapshot = state.phase !== 'live';
-      const page: PullResponse = await provider.pull({
-        scope,
-        cursor: state.cursor,
-        limit: this.#pullLimit,
-        deviceId: this.deviceId,
-        ...(snapshot && { snapshot: true }),
-        ...(floor !== undefined && { retentionFloor: floor }),
-      });
-      floor ??= page.retentionFloor;
-      this.hooks.emit('sync.pull:action:received', {
-        workspaceId: this.workspaceId,
-        source: 'pull',
-        changes: page.changes,
-        cursor: state.cursor,
-        nextCursor: page.nextCursor,
-      });
-      let applied: ApplyReport;
-      try {
-        applied = (await this.#core.applyRemote(page.changes, page.nextCursor, page.hasMore)) as ApplyReport;
-      } catch (error) {
-        const err = toSyncError(error);
-        this.hooks.emit('sync.pull:action:error', {
-          workspaceId: this.workspaceId,
-          source: 'pull',
-          error: err,
-          changes: page.changes.length,
-        });
-        throw err;
-      }
-      report.pulled += page.changes.length;
-      report.applied += applied.applied.length;
-      report.conflicts += applied.conflicts.length;
-      this.#afterApply(page.changes, applied);
-      if (!page.hasMore) break;
-    }
-    const cursor = (await this.cursor()).cursor;
-    await provider.updateCursor(scope, this.deviceId, cursor);
+  /** Stops background syncing (another tab may take over). */
+  stop(): Promise<void> {
+    return this.#runner.stop();
   }
 
-  #afterApply(changes: SyncChange[], applied: ApplyReport): void {
-    const byKey = new Map(changes.map((c) => [`${c.tableName}\u0000${c.pk}`, c]));
-    for (const conflict of applied.conflicts) {
-      const remote = byKey.get(`${conflict.tableName}\u0000${conflict.pk}`);
-      if (!remote) continue;
-      this.hooks.emit('sync.conflict:action:detected', {
-        workspaceId: this.workspaceId,
-        tableName: conflict.tableName,
-        pk: conflict.pk,
-        local: conflict.local,
-        remote,
-        winner: conflict.winner,
-        duringBootstrap: conflict.duringBootstrap,
-      });
-    }
-    this.hooks.emit('sync.pull:action:applied', {
-      workspaceId: this.workspaceId,
-      source: 'pull',
-      applied: applied.applied.length,
-      skipped: applied.echoes + applied.identical + applied.stale,
-      conflicts: applied.conflicts.length,
-      cursor: applied.cursor.cursor,
-    });
-    this.#announce(applied.applied.map((a) => ({ table: a.tableName, id: a.pk })), 'remote');
+  /** Whether this tab runs the sync loop. */
+  get isSyncLeader(): boolean {
+    return this.#runner.isLeader;
   }
 
-  /** Pushes due batches until the outbox has none; returns whether anything was pushed. */
-  async #push(provider: SyncProvider, report: SyncReport): Promise<boolean> {
-    const scope: SyncScope = { workspaceId: this.workspaceId };
-    let pushedAny = false;
-    for (;;) {
-      const batch = (await this.#core.takeBatch()) as Array<{ seq: number; op: PendingOp }>;
-      if (batch.length === 0) return pushedAny;
-      const pushBatch = { scope, deviceId: this.deviceId, ops: batch.map((b) => b.op) };
-      this.hooks.emit('sync.push:action:before', { workspaceId: this.workspaceId, providerId: provider.id, batch: pushBatch });
-      const started = Date.now();
-      let result: PushResult;
-      try {
-        result = await provider.push(pushBatch);
-      } catch (error) {
-        const err = toSyncError(error);
-        const plain = { code: err.code, message: err.message, ...(err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }) };
-        await this.#core.settle(batch.map((b) => ({ seq: b.seq, opId: b.op.stamp.opId, error: plain })));
-        this.hooks.emit('sync.error:action', {
-          workspaceId: this.workspaceId,
-          phase: 'push',
-          error: err,
-          transient: isTransient(err.code),
-          willRetry: isTransient(err.code),
-          opIds: batch.map((b) => b.op.stamp.opId),
-        });
-        return pushedAny;
-      }
-      const acknowledged: string[] = [];
-      const settlements = batch.map((b, i) => {
-        const outcome = result.results[i];
-        if (!outcome || outcome.opId !== b.op.stamp.opId) {
-          return { seq: b.seq, opId: b.op.stamp.opId, error: { code: 'internal', message: 'the provider answered out of order' } };
-        }
-        if (outcome.status === 'rejected') {
-          return { seq: b.seq, opId: b.op.stamp.opId, error: outcome.error ?? { code: 'rejected', message: 'rejected' } };
-        }
-        acknowledged.push(b.op.stamp.opId);
-        return { seq: b.seq, opId: b.op.stamp.opId };
-      });
-      this.#core.rememberPushed(acknowledged);
-      await this.#core.settle(settlements);
-      report.pushed += acknowledged.length;
-      pushedAny = true;
-      this.hooks.emit('sync.push:action:after', {
-        workspaceId: this.workspaceId,
-        providerId: provider.id,
-        batch: pushBatch,
-        result,
-        durationMs: Date.now() - started,
-      });
-    }
+  /** The status view-model: state, whether a sync can start now, cooldown, progress, errors. */
+  status(): Promise<SyncStatus> {
+    return this.#runner.status();
   }
 
-  #announce(changes: Array<{ table: string; id: string }>, source: 'local' | 'remote'): void {
+  #announce(changes: Array<{ table: string; id: string }>, source: 'local' | 'remote', outbox?: { count: number; bytes: number }): void {
     const byTable = new Map<string, string[]>();
     for (const { table, id } of changes) {
       byTable.set(table, [...(byTable.get(table) ?? []), id]);
     }
-    for (const [table, ids] of byTable) this.#notify({ table, ids, source }, true);
+    for (const [table, ids] of byTable) {
+      this.#notify({ table, ids, source }, true, source === 'local' ? outbox : undefined);
+    }
   }
 
-  #notify(event: WatchEvent, broadcast: boolean): void {
+  #notify(event: WatchEvent, broadcast: boolean, local?: { count: number; bytes: number }): void {
     for (const watcher of this.#watchers.get(event.table) ?? []) {
       try {
         watcher(event);
@@ -480,13 +345,13 @@ export class SyncEngine {
         this.#onListenerError(error, `watch:${event.table}`);
       }
     }
-    if (broadcast) this.#channel?.postMessage({ table: event.table, ids: event.ids });
+    if (broadcast) this.#channel?.postMessage({ table: event.table, ids: event.ids, ...(local && { local }) });
   }
 
   /** Closes the database and stops everything. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#syncing?.catch(() => undefined);
+    await this.#runner.stop();
     this.#channel?.close();
     this.#core.close();
   }

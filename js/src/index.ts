@@ -94,8 +94,8 @@ export type {
   OutboxEntry,
   RecordQuery,
   SyncEngineOptions,
-  SyncReport,
   TableSchema,
   WatchEvent,
   WriteOp,
 } from './engine.js';
+export type { SyncDecision, SyncLoopOptions, SyncReport, SyncStatus } from './sync-runner.js';

@@ -11,6 +11,7 @@ window.runScenario = async () => {
       dbName: `vite-${name}-${Math.random()}`,
       tables: [{ name: 'notes', indexes: [{ name: 'byTitle', keyPath: 'title' }] }],
       provider: new MemorySyncProvider({ id: `memory-${name}`, server }),
+      sync: { manualCooldownMs: 0 },
     });
   const laptop = await open('laptop');
   const phone = await open('phone');
@@ -27,8 +28,9 @@ window.runScenario = async () => {
   await laptop.delete('notes', 'n1');
 
   for (const engine of [laptop, phone, laptop]) {
-    const report = await engine.syncNow();
-    if (report.error) throw report.error;
+    const decision = await engine.syncNow();
+    if (decision.action !== 'start') throw new Error(`sync did not start: ${decision.reason}`);
+    if (decision.report.error) throw decision.report.error;
   }
   // Two tabs of one app share a database: a write in one reaches the other's watchers.
   const tabA = await SyncEngine.open({ workspaceId: 'vite-tabs', dbName: 'vite-tabs', tables: ['notes'] });

@@ -1,0 +1,629 @@
+/**
+ * The sync loop of one engine: it asks the core's policy before every sync, runs one sync job
+ * at a time (catch up by pulling, bootstrap or rescan as the cursor needs, push the outbox),
+ * and wakes itself for retries, rate limits, intervals, connectivity, visibility, remote
+ * changes and local writes. Only the tab that holds the workspace's Web Lock runs it; the
+ * others hand their writes over through the shared database and a BroadcastChannel.
+ *
+ * @module
+ */
+
+import type { EngineCore } from './wasm/synclane.js';
+import { deriveStatus, evaluatePolicy } from './wasm/synclane.js';
+import type { HookEmitter, SyncHookMap, SyncTrigger, SubscriptionStatus } from './hooks.js';
+import { SyncError, isTransient, toSyncError } from './errors.js';
+import type { PendingOp, PullResponse, PushResult, SyncChange, SyncProvider, SyncScope } from './types.js';
+
+/** The policy's answer to a sync request. */
+export interface SyncDecision {
+  action: 'start' | 'skip' | 'block';
+  reason: string;
+  cooldownMs?: number;
+  blockedUntilMs?: number;
+}
+
+/** What a started sync did. */
+export interface SyncReport {
+  trigger: SyncTrigger;
+  pushed: number;
+  pulled: number;
+  applied: number;
+  conflicts: number;
+  cursor: number;
+  error?: SyncError;
+}
+
+/** The status view-model (from the core). */
+export interface SyncStatus {
+  state: 'idle' | 'syncing' | 'blocked' | 'error';
+  canSyncNow: boolean;
+  cooldownMs?: number;
+  blockedUntil?: number;
+  progress?: { current: number; total: number };
+  lastSyncedAt?: number;
+  lastSyncError?: { code: string; message: string };
+  pendingOps: number;
+  failedOps: number;
+  online: boolean;
+}
+
+/** Options of the loop. */
+export interface SyncLoopOptions {
+  pullLimit?: number;
+  /** Sync this often while started (default 30 s; also the policy's freshness window). */
+  intervalMs?: number;
+  /** Minimum time between two manual syncs (default 5 s, the policy's cooldown). */
+  manualCooldownMs?: number;
+  /** Tombstones older than this and covered by the cursor are purged (default 7 days). */
+  tombstoneRetentionMs?: number;
+  /** Subscription reconnects before giving up (default 5). */
+  subscriptionMaxRetries?: number;
+  /** The outbox capacity in bytes, for the queue-full event (default 32 MiB). */
+  outboxCapacityBytes?: number;
+}
+
+interface PolicyState {
+  hasProvider: boolean;
+  online: boolean;
+  syncing: boolean;
+  blockedUntilMs?: number;
+  lastManualRequestMs?: number;
+  lastSyncCompletedMs?: number;
+  lastSyncStartedMs?: number;
+  pendingOps: number;
+}
+
+interface ApplyReport {
+  applied: Array<{ tableName: string; pk: string }>;
+  conflicts: Array<{
+    tableName: string;
+    pk: string;
+    local: { op: 'put' | 'delete'; stamp: PendingOp['stamp'] };
+    winner: 'local' | 'remote';
+    duringBootstrap: boolean;
+  }>;
+  echoes: number;
+  identical: number;
+  stale: number;
+  cursor: { phase: string; cursor: number };
+}
+
+type Announce = (changes: Array<{ table: string; id: string }>) => void;
+
+const RECONNECT_MS = [250, 1000, 3000, 5000];
+const MAX_RESCAN_RESTARTS = 3;
+
+/** Runs sync for one engine. */
+export class SyncRunner {
+  #core: EngineCore;
+  #hooks: HookEmitter<SyncHookMap>;
+  #provider: () => SyncProvider | undefined;
+  #announce: Announce;
+  #tables: string[];
+  #options: Required<SyncLoopOptions>;
+  #state: PolicyState = { hasProvider: false, online: true, syncing: false, pendingOps: 0 };
+  #lastError: SyncError | undefined;
+  #progress: { current: number; total: number } | undefined;
+  #running: Promise<SyncReport> | undefined;
+  #jobs = 0;
+  #started = false;
+  #leader = false;
+  #releaseLock: (() => void) | undefined;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #interval: ReturnType<typeof setInterval> | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #subscription: SubscriptionStatus = 'disconnected';
+  #lastGc = 0;
+  #detach: Array<() => void> = [];
+
+  constructor(
+    core: EngineCore,
+    hooks: HookEmitter<SyncHookMap>,
+    provider: () => SyncProvider | undefined,
+    tables: string[],
+    announce: Announce,
+    options: SyncLoopOptions = {},
+  ) {
+    this.#core = core;
+    this.#hooks = hooks;
+    this.#provider = provider;
+    this.#tables = tables;
+    this.#announce = announce;
+    this.#options = {
+      pullLimit: options.pullLimit ?? 500,
+      intervalMs: options.intervalMs ?? 30_000,
+      manualCooldownMs: options.manualCooldownMs ?? 5_000,
+      tombstoneRetentionMs: options.tombstoneRetentionMs ?? 7 * 24 * 3600 * 1000,
+      subscriptionMaxRetries: options.subscriptionMaxRetries ?? 5,
+      outboxCapacityBytes: options.outboxCapacityBytes ?? 32 * 1024 * 1024,
+    };
+  }
+
+  get #workspaceId(): string {
+    return this.#core.workspaceId;
+  }
+
+  get #policyConfig() {
+    return { manualCooldownMs: this.#options.manualCooldownMs, intervalMs: this.#options.intervalMs };
+  }
+
+  /** Whether this tab runs the loop (holds the workspace's lock). */
+  get isLeader(): boolean {
+    return this.#leader;
+  }
+
+  async #refreshState(): Promise<void> {
+    this.#state.hasProvider = this.#provider() !== undefined;
+    this.#state.online = typeof navigator === 'undefined' || navigator.onLine !== false;
+    const outbox = (await this.#core.outbox()) as { totals: { count: number } };
+    this.#state.pendingOps = outbox.totals.count;
+  }
+
+  /** Asks the policy, and runs a sync when it says start. Resolves when that sync ends. */
+  async request(trigger: SyncTrigger): Promise<SyncDecision & { report?: SyncReport }> {
+    if (this.#running) {
+      // One sync at a time: a request while one runs is skipped, as the policy says.
+      return { action: 'skip', reason: 'already_syncing' };
+    }
+    await this.#refreshState();
+    const now = Date.now();
+    const decision = evaluatePolicy(this.#state, trigger, now, this.#policyConfig) as SyncDecision;
+    if (decision.action !== 'start') {
+      this.#hooks.emit('sync.job.blocked', {
+        workspaceId: this.#workspaceId,
+        kind: 'sync',
+        trigger,
+        reason: decision.reason as never,
+        ...(decision.cooldownMs !== undefined && { cooldownMs: decision.cooldownMs }),
+        ...(decision.blockedUntilMs !== undefined && { blockedUntil: decision.blockedUntilMs }),
+      });
+      if (decision.blockedUntilMs !== undefined) this.#wakeAt(decision.blockedUntilMs, 'interval');
+      return decision;
+    }
+    if (trigger === 'manual') this.#state.lastManualRequestMs = now;
+    this.#running = this.#job(trigger).finally(() => {
+      this.#running = undefined;
+    });
+    const report = await this.#running;
+    return { ...decision, report };
+  }
+
+  async #job(trigger: SyncTrigger): Promise<SyncReport> {
+    const provider = this.#provider()!;
+    const jobId = `${this.#core.deviceId}:${++this.#jobs}`;
+    const started = Date.now();
+    const report: SyncReport = { trigger, pushed: 0, pulled: 0, applied: 0, conflicts: 0, cursor: 0 };
+    this.#state.syncing = true;
+    this.#state.lastSyncStartedMs = started;
+    this.#hooks.emit('sync.job.started', { jobId, workspaceId: this.#workspaceId, kind: 'sync', trigger });
+    try {
+      await this.#catchUp(provider, report, jobId);
+      if (await this.#pushAll(provider, report, jobId)) await this.#catchUp(provider, report, jobId);
+      this.#state.lastSyncCompletedMs = Date.now();
+      this.#lastError = undefined;
+      this.#hooks.emit('sync.job.completed', {
+        jobId,
+        workspaceId: this.#workspaceId,
+        kind: 'sync',
+        durationMs: Date.now() - started,
+        pushed: report.pushed,
+        pulled: report.pulled,
+      });
+      this.#maybeCollectGarbage();
+    } catch (error) {
+      const err = toSyncError(error);
+      report.error = err;
+      if (err.code === 'rate_limited') {
+        this.#block(err, trigger);
+      } else {
+        this.#lastError = err;
+      }
+      this.#hooks.emit('sync.error:action', {
+        workspaceId: this.#workspaceId,
+        phase: 'pull',
+        error: err,
+        transient: isTransient(err.code),
+        willRetry: this.#started && isTransient(err.code),
+      });
+      this.#hooks.emit('sync.job.failed', { jobId, workspaceId: this.#workspaceId, kind: 'sync', durationMs: Date.now() - started, error: err });
+      if (this.#started && isTransient(err.code) && err.code !== 'rate_limited') this.#wakeIn(RECONNECT_MS[1]!, 'interval');
+    } finally {
+      this.#state.syncing = false;
+      this.#progress = undefined;
+      report.cursor = ((await this.#core.cursorState()) as { cursor: number }).cursor;
+      await this.#scheduleRetries();
+    }
+    return report;
+  }
+
+  #block(err: SyncError, trigger: SyncTrigger): void {
+    const until = Date.now() + (err.retryAfterMs ?? 1000);
+    this.#state.blockedUntilMs = until;
+    this.#hooks.emit('sync.job.blocked', { workspaceId: this.#workspaceId, kind: 'sync', trigger, reason: 'rate_limited', blockedUntil: until });
+    // Resumes by itself once the provider allows it again.
+    this.#wakeAt(until, 'interval');
+  }
+
+  async #call<T>(provider: SyncProvider, kind: 'push' | 'pull' | 'updateCursor', run: () => Promise<T>, size: (value: T) => { ops?: number; changes?: number } = () => ({})): Promise<T> {
+    const started = Date.now();
+    try {
+      const value = await run();
+      this.#hooks.emit('sync.request', { workspaceId: this.#workspaceId, providerId: provider.id, kind, outcome: 'ok', durationMs: Date.now() - started, ...size(value) });
+      return value;
+    } catch (error) {
+      const err = toSyncError(error);
+      this.#hooks.emit('sync.request', { workspaceId: this.#workspaceId, providerId: provider.id, kind, outcome: 'error', durationMs: Date.now() - started, errorCode: err.code });
+      throw err;
+    }
+  }
+
+  /** Pulls until caught up: a bootstrap from a cold start, a rescan after expiry. */
+  async #catchUp(provider: SyncProvider, report: SyncReport, jobId: string): Promise<void> {
+    const scope: SyncScope = { workspaceId: this.#workspaceId };
+    let cursor = (await this.#core.cursorState()) as { phase: string; cursor: number };
+    if (cursor.phase === 'expired' || cursor.phase === 'rescanning') {
+      await this.#rescan(provider, report, cursor.cursor);
+    } else {
+      const bootstrapping = cursor.phase !== 'live';
+      const started = Date.now();
+      let floor: number | undefined;
+      let pulled = 0;
+      if (bootstrapping) this.#hooks.emit('sync.bootstrap:action:start', { workspaceId: this.#workspaceId, providerId: provider.id });
+      for (;;) {
+        let page: PullResponse;
+        try {
+          page = await this.#call(provider, 'pull', () =>
+            provider.pull({
+              scope,
+              cursor: cursor.cursor,
+              limit: this.#options.pullLimit,
+              deviceId: this.#core.deviceId,
+              ...(bootstrapping && { snapshot: true }),
+              ...(floor !== undefined && { retentionFloor: floor }),
+            }), (p) => ({ changes: p.changes.length }));
+        } catch (error) {
+          const err = toSyncError(error);
+          if (err.code !== 'cursor_expired') throw err;
+          await this.#rescan(provider, report, cursor.cursor);
+          break;
+        }
+        floor ??= page.retentionFloor;
+        const applied = await this.#apply(page.changes, page.nextCursor, page.hasMore, cursor.cursor);
+        report.pulled += page.changes.length;
+        report.applied += applied.applied.length;
+        report.conflicts += applied.conflicts.length;
+        pulled += page.changes.length;
+        cursor = applied.cursor;
+        if (page.total !== undefined) this.#progress = { current: pulled, total: page.total };
+        this.#hooks.emit('sync.job.progress', { jobId, workspaceId: this.#workspaceId, kind: bootstrapping ? 'bootstrap' : 'pull', done: pulled, ...(page.total !== undefined && { total: page.total }) });
+        if (bootstrapping) {
+          this.#hooks.emit('sync.bootstrap:action:progress', { workspaceId: this.#workspaceId, cursor: cursor.cursor, pulled, ...(page.total !== undefined && { total: page.total }) });
+        }
+        if (!page.hasMore) break;
+        // Let the page breathe between pages: input and rendering run while a large
+        // workspace downloads.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      if (bootstrapping && cursor.phase === 'live') {
+        this.#hooks.emit('sync.bootstrap:action:complete', { workspaceId: this.#workspaceId, cursor: cursor.cursor, totalPulled: pulled, durationMs: Date.now() - started });
+      }
+    }
+    const final = ((await this.#core.cursorState()) as { cursor: number }).cursor;
+    await this.#call(provider, 'updateCursor', () => provider.updateCursor(scope, this.#core.deviceId, final));
+  }
+
+  async #apply(changes: SyncChange[], nextCursor: number, hasMore: boolean, from: number): Promise<ApplyReport> {
+    this.#hooks.emit('sync.pull:action:received', { workspaceId: this.#workspaceId, source: 'pull', changes, cursor: from, nextCursor });
+    let applied: ApplyReport;
+    try {
+      applied = (await this.#core.applyRemote(changes, nextCursor, hasMore)) as ApplyReport;
+    } catch (error) {
+      const err = toSyncError(error);
+      this.#hooks.emit('sync.pull:action:error', { workspaceId: this.#workspaceId, source: 'pull', error: err, changes: changes.length });
+      throw err;
+    }
+    this.#afterApply(changes, applied);
+    return applied;
+  }
+
+  #afterApply(changes: SyncChange[], applied: ApplyReport): void {
+    const byKey = new Map(changes.map((c) => [`${c.tableName}\u0000${c.pk}`, c]));
+    for (const conflict of applied.conflicts) {
+      const remote = byKey.get(`${conflict.tableName}\u0000${conflict.pk}`);
+      if (!remote) continue;
+      this.#hooks.emit('sync.conflict:action:detected', {
+        workspaceId: this.#workspaceId,
+        tableName: conflict.tableName,
+        pk: conflict.pk,
+        local: conflict.local,
+        remote,
+        winner: conflict.winner,
+        duringBootstrap: conflict.duringBootstrap,
+      });
+    }
+    this.#hooks.emit('sync.pull:action:applied', {
+      workspaceId: this.#workspaceId,
+      source: 'pull',
+      applied: applied.applied.length,
+      skipped: applied.echoes + applied.identical + applied.stale,
+      conflicts: applied.conflicts.length,
+      cursor: applied.cursor.cursor,
+    });
+    this.#announce(applied.applied.map((a) => ({ table: a.tableName, id: a.pk })));
+  }
+
+  /** Stages the server's full set, then swaps it in; an interruption leaves local data as is. */
+  async #rescan(provider: SyncProvider, report: SyncReport, fromCursor: number, restarts = 0): Promise<void> {
+    const scope: SyncScope = { workspaceId: this.#workspaceId };
+    const started = Date.now();
+    this.#hooks.emit('sync.rescan:action:starting', { workspaceId: this.#workspaceId, reason: 'cursor_expired', fromCursor });
+    await this.#core.beginRescan();
+    let cursor = 0;
+    let floor: number | undefined;
+    let staged = 0;
+    try {
+      for (;;) {
+        const page = await this.#call(provider, 'pull', () =>
+          provider.pull({
+            scope,
+            cursor,
+            limit: this.#options.pullLimit,
+            deviceId: this.#core.deviceId,
+            snapshot: true,
+            ...(floor !== undefined && { retentionFloor: floor }),
+          }), (p) => ({ changes: p.changes.length }));
+        floor ??= page.retentionFloor;
+        await this.#core.stageRescanPage(page.changes, cursor, page.nextCursor, page.hasMore, page.total, page.retentionFloor);
+        staged += page.changes.length;
+        report.pulled += page.changes.length;
+        cursor = page.nextCursor;
+        this.#hooks.emit('sync.rescan:action:progress', { workspaceId: this.#workspaceId, cursor, staged, ...(page.total !== undefined && { total: page.total }) });
+        if (!page.hasMore) break;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } catch (error) {
+      await this.#core.abortRescan();
+      const err = toSyncError(error);
+      // Tombstones were purged past the staged pages: start over from 0.
+      if (err.code === 'cursor_expired' && restarts < MAX_RESCAN_RESTARTS) return this.#rescan(provider, report, fromCursor, restarts + 1);
+      throw err;
+    }
+    const swapped = (await this.#core.completeRescan()) as {
+      summary: { creations: number; updates: number; deletions: number; keptForRebase: number };
+      cursor: { cursor: number };
+      changed: Array<[string, string]>;
+    };
+    report.applied += swapped.changed.length;
+    this.#announce(swapped.changed.map(([table, id]) => ({ table, id })));
+    this.#hooks.emit('sync.rescan:action:completed', {
+      workspaceId: this.#workspaceId,
+      cursor: swapped.cursor.cursor,
+      created: swapped.summary.creations,
+      updated: swapped.summary.updates,
+      deleted: swapped.summary.deletions,
+      kept: swapped.summary.keptForRebase,
+      durationMs: Date.now() - started,
+    });
+  }
+
+  /** Pushes due batches until none is left; returns whether anything was pushed. */
+  async #pushAll(provider: SyncProvider, report: SyncReport, jobId: string): Promise<boolean> {
+    const scope: SyncScope = { workspaceId: this.#workspaceId };
+    let pushedAny = false;
+    for (;;) {
+      const batch = (await this.#core.takeBatch()) as Array<{ seq: number; op: PendingOp }>;
+      if (batch.length === 0) return pushedAny;
+      const pushBatch = { scope, deviceId: this.#core.deviceId, ops: batch.map((b) => b.op) };
+      this.#hooks.emit('sync.push:action:before', { workspaceId: this.#workspaceId, providerId: provider.id, batch: pushBatch });
+      const started = Date.now();
+      let result: PushResult;
+      try {
+        result = await this.#call(provider, 'push', () => provider.push(pushBatch), () => ({ ops: pushBatch.ops.length }));
+      } catch (error) {
+        const err = toSyncError(error);
+        const plain = { code: err.code, message: err.message, ...(err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }) };
+        await this.#core.settle(batch.map((b) => ({ seq: b.seq, opId: b.op.stamp.opId, error: plain })));
+        if (err.code === 'rate_limited' || !isTransient(err.code)) throw err;
+        this.#hooks.emit('sync.error:action', {
+          workspaceId: this.#workspaceId,
+          phase: 'push',
+          error: err,
+          transient: true,
+          willRetry: true,
+          opIds: batch.map((b) => b.op.stamp.opId),
+        });
+        return pushedAny;
+      }
+      const acknowledged: string[] = [];
+      const winners: SyncChange[] = [];
+      const settlements = batch.map((b, i) => {
+        const outcome = result.results[i];
+        if (!outcome || outcome.opId !== b.op.stamp.opId) {
+          return { seq: b.seq, opId: b.op.stamp.opId, error: { code: 'internal', message: 'the provider answered out of order' } };
+        }
+        if (outcome.status === 'rejected') {
+          return { seq: b.seq, opId: b.op.stamp.opId, error: outcome.error ?? { code: 'rejected', message: 'rejected' } };
+        }
+        acknowledged.push(b.op.stamp.opId);
+        if (outcome.current) winners.push(outcome.current);
+        return { seq: b.seq, opId: b.op.stamp.opId };
+      });
+      this.#core.rememberPushed(acknowledged);
+      const settled = (await this.#core.settle(settlements)) as { failed: string[] };
+      if (winners.length > 0) {
+        // An op lost to a version this device may never pull (it can sit below the cursor).
+        const applied = (await this.#core.applyWinners(winners)) as ApplyReport;
+        this.#afterApply(winners, applied);
+      }
+      report.pushed += acknowledged.length;
+      pushedAny = true;
+      this.#hooks.emit('sync.push:action:after', { workspaceId: this.#workspaceId, providerId: provider.id, batch: pushBatch, result, durationMs: Date.now() - started });
+      this.#hooks.emit('sync.job.progress', { jobId, workspaceId: this.#workspaceId, kind: 'push', done: report.pushed });
+      for (const opId of settled.failed) {
+        const outcome = result.results.find((r) => r.opId === opId);
+        const err = new SyncError((outcome?.error?.code ?? 'rejected') as never, outcome?.error?.message ?? 'the server refused the op');
+        this.#hooks.emit('sync.error:action', { workspaceId: this.#workspaceId, phase: 'push', error: err, transient: false, willRetry: false, opIds: [opId] });
+      }
+    }
+  }
+
+  /** Wakes the loop when the earliest backed-off op is due. */
+  async #scheduleRetries(): Promise<void> {
+    if (!this.#started || !this.#leader) return;
+    const outbox = (await this.#core.outbox()) as { entries: Array<{ state: string; nextAttemptAt: number }> };
+    const due = outbox.entries.filter((e) => e.state === 'pending').map((e) => e.nextAttemptAt);
+    if (due.length > 0) this.#wakeAt(Math.min(...due), 'interval');
+  }
+
+  #wakeAt(at: number, trigger: SyncTrigger): void {
+    this.#wakeIn(Math.max(0, at - Date.now()), trigger);
+  }
+
+  #wakeIn(ms: number, trigger: SyncTrigger): void {
+    if (!this.#started || !this.#leader) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      void this.request(trigger);
+    }, ms + 5);
+    this.#timers.add(timer);
+  }
+
+  #maybeCollectGarbage(): void {
+    const now = Date.now();
+    if (!this.#started || now - this.#lastGc < 60_000) return;
+    this.#lastGc = now;
+    const run = async () => {
+      const started = Date.now();
+      const purged = (await this.#core.collectGarbage(this.#options.tombstoneRetentionMs)) as number;
+      this.#hooks.emit('sync.gc:action:completed', { workspaceId: this.#workspaceId, purgedTombstones: purged, durationMs: Date.now() - started });
+    };
+    const idle = (globalThis as { requestIdleCallback?: (cb: () => void) => void }).requestIdleCallback;
+    if (idle) idle(() => void run().catch(() => undefined));
+    else setTimeout(() => void run().catch(() => undefined), 0);
+  }
+
+  /** A local write happened (here or in another tab). */
+  localWrite(totals: { count: number; bytes: number }): void {
+    if (totals.bytes > this.#options.outboxCapacityBytes) {
+      this.#hooks.emit('sync.queue:action:full', { workspaceId: this.#workspaceId, pendingOps: totals.count, pendingBytes: totals.bytes, capacityBytes: this.#options.outboxCapacityBytes });
+    }
+    if (this.#started && this.#leader) this.#wakeIn(0, 'localWrite');
+  }
+
+  /** Starts the loop: waits for the workspace's lock, then syncs on every trigger. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const become = async () => {
+      this.#leader = true;
+      await this.#core.recoverInFlight();
+      this.#subscribe(0);
+      this.#interval = setInterval(() => void this.request('interval'), this.#options.intervalMs);
+      void this.request('startup');
+    };
+    const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
+    if (locks) {
+      void locks.request(`synclane:sync:${this.#core.dbName}`, () => {
+        if (!this.#started) return undefined;
+        return new Promise<void>((release) => {
+          this.#releaseLock = release;
+          void become();
+        });
+      });
+    } else {
+      void become();
+    }
+    if (typeof window !== 'undefined') {
+      const online = () => {
+        this.#state.online = true;
+        void this.request('online');
+      };
+      const offline = () => {
+        this.#state.online = false;
+      };
+      const visible = () => {
+        if (document.visibilityState === 'visible') void this.request('visibility');
+      };
+      window.addEventListener('online', online);
+      window.addEventListener('offline', offline);
+      document.addEventListener('visibilitychange', visible);
+      this.#detach.push(
+        () => window.removeEventListener('online', online),
+        () => window.removeEventListener('offline', offline),
+        () => document.removeEventListener('visibilitychange', visible),
+      );
+    }
+  }
+
+  #setSubscription(status: SubscriptionStatus, error?: SyncError): void {
+    if (status === this.#subscription) return;
+    const previous = this.#subscription;
+    this.#subscription = status;
+    this.#hooks.emit('sync.subscription:action:statusChange', { workspaceId: this.#workspaceId, status, previous, ...(error && { error }) });
+  }
+
+  #subscribe(attempt: number): void {
+    const provider = this.#provider();
+    if (!provider || !this.#started) return;
+    this.#setSubscription('connecting');
+    provider
+      .subscribe({ workspaceId: this.#workspaceId }, this.#tables, () => {
+        // Changes are a hint: pulling from the cursor applies them in order, with no gap.
+        void this.request('remote');
+      })
+      .then(
+        (unsubscribe) => {
+          if (!this.#started) {
+            unsubscribe();
+            return;
+          }
+          this.#unsubscribe = unsubscribe;
+          this.#setSubscription('connected');
+        },
+        (error: unknown) => {
+          const err = toSyncError(error);
+          this.#setSubscription('disconnected', err);
+          if (attempt + 1 >= this.#options.subscriptionMaxRetries) {
+            this.#hooks.emit('sync.subscription:action:maxRetriesExceeded', { workspaceId: this.#workspaceId, attempts: attempt + 1, error: err });
+            return;
+          }
+          const delay = RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)]!;
+          const timer = setTimeout(() => {
+            this.#timers.delete(timer);
+            this.#subscribe(attempt + 1);
+          }, delay);
+          this.#timers.add(timer);
+        },
+      );
+  }
+
+  /** Stops the loop and hands the lock to another tab. */
+  async stop(): Promise<void> {
+    this.#started = false;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    if (this.#interval) clearInterval(this.#interval);
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#setSubscription('disconnected');
+    for (const detach of this.#detach.splice(0)) detach();
+    await this.#running?.catch(() => undefined);
+    this.#leader = false;
+    this.#releaseLock?.();
+    this.#releaseLock = undefined;
+  }
+
+  /** The status view-model. */
+  async status(): Promise<SyncStatus> {
+    await this.#refreshState();
+    const outbox = (await this.#core.outbox()) as { entries: Array<{ state: string }> };
+    const failedOps = outbox.entries.filter((e) => e.state === 'failed').length;
+    const input = {
+      policy: this.#state,
+      ...(this.#progress && { progress: this.#progress }),
+      ...(this.#lastError && { lastError: { code: this.#lastError.code, message: this.#lastError.message } }),
+      failedOps,
+    };
+    return deriveStatus(input, Date.now(), this.#policyConfig) as SyncStatus;
+  }
+}
