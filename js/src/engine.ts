@@ -119,6 +119,11 @@ export interface CursorState {
 
 const CHANNEL_PREFIX = 'synclane:';
 
+/** What tabs of one app tell each other: what they changed, or a request to sync. */
+type ChannelMessage =
+  | { table: string; ids: string[]; local?: { count: number; bytes: number } }
+  | { syncRequest: SyncTrigger };
+
 /** The sync engine of one workspace. */
 export class SyncEngine {
   /** Lifecycle and sync events; `on` returns an unsubscribe function. */
@@ -137,7 +142,8 @@ export class SyncEngine {
     this.#onListenerError = options.onListenerError ?? ((error, name) => console.error(`synclane: ${name} listener failed`, error));
     this.hooks = new HookEmitter<SyncHookMap>({ onListenerError: this.#onListenerError });
     const tables = options.tables.map((t) => (typeof t === 'string' ? t : t.name));
-    this.#runner = new SyncRunner(core, this.hooks, () => this.provider, tables, (changes) => this.#announce(changes, 'remote'), {
+    const handOver = (trigger: SyncTrigger) => this.#channel?.postMessage({ syncRequest: trigger });
+    this.#runner = new SyncRunner(core, this.hooks, () => this.provider, tables, (changes) => this.#announce(changes, 'remote'), handOver, {
       ...(options.pullLimit !== undefined && { pullLimit: options.pullLimit }),
       ...options.sync,
       ...(options.outbox?.capacityBytes !== undefined && { outboxCapacityBytes: options.outbox.capacityBytes }),
@@ -145,7 +151,12 @@ export class SyncEngine {
     if (typeof BroadcastChannel !== 'undefined') {
       // Other tabs of the app share the database; they announce what they changed.
       this.#channel = new BroadcastChannel(CHANNEL_PREFIX + core.dbName);
-      this.#channel.onmessage = (message: MessageEvent<{ table: string; ids: string[]; local?: { count: number; bytes: number } }>) => {
+      this.#channel.onmessage = (message: MessageEvent<ChannelMessage>) => {
+        if ('syncRequest' in message.data) {
+          // A tab without the loop asked for a sync; the tab that runs it (if this is it) obliges.
+          if (this.#runner.isLeader) void this.#runner.request(message.data.syncRequest);
+          return;
+        }
         this.#notify({ table: message.data.table, ids: message.data.ids, source: 'other-tab' }, false);
         // Another tab wrote: if this tab runs the sync loop, it pushes those writes.
         if (message.data.local) this.#runner.localWrite(message.data.local);

@@ -38,7 +38,8 @@ export type SyncBlockReason =
   | 'manual_cooldown'
   | 'recently_synced'
   | 'nothing_to_push'
-  | 'debounced';
+  | 'debounced'
+  | 'other_tab';
 
 /** The state of the live subscription. */
 export type SubscriptionStatus = 'connecting' | 'connected' | 'syncing' | 'disconnected';

@@ -71,6 +71,7 @@ interface PolicyState {
   lastSyncCompletedMs?: number;
   lastSyncStartedMs?: number;
   pendingOps: number;
+  follower: boolean;
 }
 
 interface ApplyReport {
@@ -89,6 +90,8 @@ interface ApplyReport {
 }
 
 type Announce = (changes: Array<{ table: string; id: string }>) => void;
+/** Passes a request to the tab that runs the loop. */
+type HandOver = (trigger: SyncTrigger) => void;
 
 const RECONNECT_MS = [250, 1000, 3000, 5000];
 const MAX_RESCAN_RESTARTS = 3;
@@ -99,9 +102,10 @@ export class SyncRunner {
   #hooks: HookEmitter<SyncHookMap>;
   #provider: () => SyncProvider | undefined;
   #announce: Announce;
+  #handOver: HandOver;
   #tables: string[];
   #options: Required<SyncLoopOptions>;
-  #state: PolicyState = { hasProvider: false, online: true, syncing: false, pendingOps: 0 };
+  #state: PolicyState = { hasProvider: false, online: true, syncing: false, pendingOps: 0, follower: false };
   #lastError: SyncError | undefined;
   #progress: { current: number; total: number } | undefined;
   #running: Promise<SyncReport> | undefined;
@@ -122,8 +126,10 @@ export class SyncRunner {
     provider: () => SyncProvider | undefined,
     tables: string[],
     announce: Announce,
+    handOver: HandOver,
     options: SyncLoopOptions = {},
   ) {
+    this.#handOver = handOver;
     this.#core = core;
     this.#hooks = hooks;
     this.#provider = provider;
@@ -155,6 +161,8 @@ export class SyncRunner {
   async #refreshState(): Promise<void> {
     this.#state.hasProvider = this.#provider() !== undefined;
     this.#state.online = typeof navigator === 'undefined' || navigator.onLine !== false;
+    // Started but without the lock: another tab runs the loop, and it alone pushes.
+    this.#state.follower = this.#started && !this.#leader;
     const outbox = (await this.#core.outbox()) as { totals: { count: number } };
     this.#state.pendingOps = outbox.totals.count;
   }
@@ -168,6 +176,10 @@ export class SyncRunner {
     await this.#refreshState();
     const now = Date.now();
     const decision = evaluatePolicy(this.#state, trigger, now, this.#policyConfig) as SyncDecision;
+    if (decision.reason === 'other_tab') {
+      this.#handOver(trigger);
+      return decision;
+    }
     if (decision.action !== 'start') {
       this.#hooks.emit('sync.job.blocked', {
         workspaceId: this.#workspaceId,

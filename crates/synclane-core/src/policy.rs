@@ -114,6 +114,9 @@ pub struct PolicyState {
     pub last_sync_started_ms: Option<u64>,
     /// How many ops wait in the outbox.
     pub pending_ops: u64,
+    /// Whether another tab of the app holds the workspace's sync loop (this tab runs its
+    /// loop but is not the leader).
+    pub follower: bool,
 }
 
 impl Default for PolicyState {
@@ -129,6 +132,7 @@ impl Default for PolicyState {
             last_sync_completed_ms: None,
             last_sync_started_ms: None,
             pending_ops: 0,
+            follower: false,
         }
     }
 }
@@ -178,11 +182,13 @@ pub enum DecisionReason {
     NothingToPush,
     /// A local write came too soon after the last sync started; it will ride with a later one.
     Debounced,
+    /// Another tab of the app runs the sync loop for this workspace; the request goes to it.
+    OtherTab,
 }
 
 impl DecisionReason {
     /// Every reason, for exhaustive tests and for exporting the list to other languages.
-    pub const ALL: [DecisionReason; 9] = [
+    pub const ALL: [DecisionReason; 10] = [
         DecisionReason::Ready,
         DecisionReason::NoProvider,
         DecisionReason::Offline,
@@ -192,6 +198,7 @@ impl DecisionReason {
         DecisionReason::RecentlySynced,
         DecisionReason::NothingToPush,
         DecisionReason::Debounced,
+        DecisionReason::OtherTab,
     ];
 
     /// The stable wire name, e.g. `rate_limited`.
@@ -206,6 +213,7 @@ impl DecisionReason {
             DecisionReason::RecentlySynced => "recently_synced",
             DecisionReason::NothingToPush => "nothing_to_push",
             DecisionReason::Debounced => "debounced",
+            DecisionReason::OtherTab => "other_tab",
         }
     }
 
@@ -292,8 +300,9 @@ fn remaining(window_ms: u64, since_ms: Option<u64>, now_ms: u64) -> Option<u64> 
 /// 1. no provider: `Block(NoProvider)`;
 /// 2. offline: `Block(Offline)`;
 /// 3. rate-limited (`blocked_until_ms > now_ms`): `Block(RateLimited)`;
-/// 4. a sync is running: `Skip(AlreadySyncing)`;
-/// 5. to 8. the rule of the trigger (cooldown, freshness, debounce), else `Start(Ready)`.
+/// 4. another tab runs the loop: `Skip(OtherTab)`;
+/// 5. a sync is running: `Skip(AlreadySyncing)`;
+/// 6. to 9. the rule of the trigger (cooldown, freshness, debounce), else `Start(Ready)`.
 ///
 /// Hard conditions come before soft ones so that the reason shown is the one that matters:
 /// a missing provider or network must be fixed by someone and no amount of waiting helps, so
@@ -323,12 +332,17 @@ pub fn evaluate(
             return SyncDecision::rate_limited(until, now_ms);
         }
     }
-    // 4. One active sync per workspace: a second one would push the same outbox twice.
+    // 4. One tab pushes the shared outbox; two would push the same ops twice. The caller
+    // hands the request to that tab.
+    if state.follower {
+        return SyncDecision::skip(DecisionReason::OtherTab);
+    }
+    // 5. One active sync per workspace: a second one would push the same outbox twice.
     if state.syncing {
         return SyncDecision::skip(DecisionReason::AlreadySyncing);
     }
     match trigger {
-        // 5. Manual requests bypass the freshness rule (the user asked, so they get a sync even
+        // 6. Manual requests bypass the freshness rule (the user asked, so they get a sync even
         // right after a background one) but not their own cooldown.
         SyncTrigger::Manual => {
             match remaining(config.manual_cooldown_ms, state.last_manual_request_ms, now_ms) {
@@ -336,12 +350,12 @@ pub fn evaluate(
                 None => SyncDecision::start(),
             }
         }
-        // 6. A timer tick right after a successful sync would fetch nothing new.
+        // 7. A timer tick right after a successful sync would fetch nothing new.
         SyncTrigger::Interval => match remaining(config.interval_ms, state.last_sync_completed_ms, now_ms) {
             Some(left) => SyncDecision::skip_for(DecisionReason::RecentlySynced, left),
             None => SyncDecision::start(),
         },
-        // 7. A write only needs a sync to push it; an empty outbox means it was pushed already.
+        // 8. A write only needs a sync to push it; an empty outbox means it was pushed already.
         SyncTrigger::LocalWrite => {
             if state.pending_ops == 0 {
                 return SyncDecision::skip(DecisionReason::NothingToPush);
@@ -351,7 +365,7 @@ pub fn evaluate(
                 None => SyncDecision::start(),
             }
         }
-        // 8. These mean the world may have changed (we were away, or the server says so), so
+        // 9. These mean the world may have changed (we were away, or the server says so), so
         // they always deserve a sync once the hard rules pass.
         SyncTrigger::Startup | SyncTrigger::Online | SyncTrigger::Visibility | SyncTrigger::Remote => {
             SyncDecision::start()
@@ -474,7 +488,15 @@ mod tests {
     }
 
     #[test]
-    fn rule_4_one_sync_at_a_time() {
+    fn rule_4_a_follower_tab_hands_every_request_over() {
+        let state = PolicyState { follower: true, syncing: true, ..ready() };
+        for trigger in SyncTrigger::ALL {
+            assert_eq!(eval(&state, trigger, 100_000), SyncDecision::skip(DecisionReason::OtherTab));
+        }
+    }
+
+    #[test]
+    fn rule_5_one_sync_at_a_time() {
         let state = PolicyState { syncing: true, ..ready() };
         for trigger in SyncTrigger::ALL {
             assert_eq!(eval(&state, trigger, 100_000), SyncDecision::skip(DecisionReason::AlreadySyncing));
@@ -492,6 +514,7 @@ mod tests {
             last_sync_completed_ms: Some(99_999),
             last_sync_started_ms: Some(99_999),
             pending_ops: 0,
+            follower: true,
         };
         let config = PolicyConfig { local_write_debounce_ms: 1_000, ..cfg() };
         let reason = |state: &PolicyState, trigger| evaluate(state, trigger, 100_000, &config).reason;
@@ -504,6 +527,9 @@ mod tests {
             // Rate-limited wins over syncing and every per-trigger rule.
             assert_eq!(reason(&state, trigger), DecisionReason::RateLimited);
             let state = PolicyState { blocked_until_ms: None, ..state };
+            // Another tab's loop wins over syncing: this tab pushes nothing.
+            assert_eq!(reason(&state, trigger), DecisionReason::OtherTab);
+            let state = PolicyState { follower: false, ..state };
             // Syncing wins over every per-trigger rule.
             assert_eq!(reason(&state, trigger), DecisionReason::AlreadySyncing);
         }
@@ -512,6 +538,7 @@ mod tests {
             online: true,
             syncing: false,
             blocked_until_ms: None,
+            follower: false,
             ..all_bad
         };
         assert_eq!(reason(&state, SyncTrigger::Manual), DecisionReason::ManualCooldown);
@@ -526,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_5_manual_cooldown_reports_the_time_left() {
+    fn rule_6_manual_cooldown_reports_the_time_left() {
         let state = PolicyState { last_manual_request_ms: Some(1_000), ..ready() };
         assert_eq!(
             eval(&state, SyncTrigger::Manual, 3_000),
@@ -562,7 +589,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_6_interval_skips_right_after_a_successful_sync() {
+    fn rule_7_interval_skips_right_after_a_successful_sync() {
         let state = PolicyState { last_sync_completed_ms: Some(100_000), ..ready() };
         assert_eq!(
             eval(&state, SyncTrigger::Interval, 110_000),
@@ -578,7 +605,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_7_local_write_needs_something_to_push() {
+    fn rule_8_local_write_needs_something_to_push() {
         let state = PolicyState { pending_ops: 0, ..ready() };
         assert_eq!(
             eval(&state, SyncTrigger::LocalWrite, 1_000),
@@ -590,7 +617,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_7_local_write_debounce() {
+    fn rule_8_local_write_debounce() {
         let config = PolicyConfig { local_write_debounce_ms: 2_000, ..cfg() };
         let state = PolicyState { last_sync_started_ms: Some(10_000), ..ready() };
         assert_eq!(
@@ -603,7 +630,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_8_startup_online_visibility_remote_always_start_when_allowed() {
+    fn rule_9_startup_online_visibility_remote_always_start_when_allowed() {
         let state = PolicyState {
             last_manual_request_ms: Some(1_000),
             last_sync_completed_ms: Some(1_000),
@@ -755,7 +782,7 @@ mod tests {
         assert_eq!(
             json,
             json!({
-                "hasProvider": true, "online": true, "syncing": false, "pendingOps": 1
+                "hasProvider": true, "online": true, "syncing": false, "pendingOps": 1, "follower": false
             })
         );
         let state: PolicyState = serde_json::from_value(json!({"hasProvider": true})).unwrap();

@@ -1,0 +1,222 @@
+// The sync loop end to end in headless Chromium, through the npm package: devices editing
+// offline and converging, failures that retry or fail for good, a large bootstrap, rescans.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startStaticServer } from '../../scripts/static-server.mjs';
+import { launchBrowser } from './support/browser.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+let server;
+let browser;
+
+before(async () => {
+  assert.ok(existsSync(`${root}dist/npm/dist/index.js`), 'run scripts/build.sh first');
+  server = await startStaticServer(root);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Runs `scenario` (a function of the synclane module) in a fresh page. */
+async function inPage(scenario, arg) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}/tests/e2e/support/blank.html`);
+  await page.addScriptTag({ type: 'module', content: `
+    import * as synclane from '/dist/npm/dist/index.js';
+    await synclane.initSynclane();
+    window.synclane = synclane;
+    window.openDevice = (name, provider, extra = {}) => synclane.SyncEngine.open({
+      workspaceId: 'e2e', dbName: 'e2e-' + name + '-' + Math.random(), tables: ['notes'], provider,
+      sync: { manualCooldownMs: 0 }, ...extra,
+    });
+    window.ready = true;` });
+  await page.waitForFunction(() => window.ready === true);
+  const result = await page.evaluate(scenario, arg);
+  await page.close();
+  assert.deepEqual(errors, []);
+  return result;
+}
+
+test('two devices edit offline, reconnect and converge with the same winners', async () => {
+  const result = await inPage(async () => {
+    const { MemorySyncProvider, MemorySyncServer } = window.synclane;
+    const server = new MemorySyncServer();
+    const pa = new MemorySyncProvider({ id: 'a', server });
+    const pb = new MemorySyncProvider({ id: 'b', server });
+    const a = await window.openDevice('a', pa);
+    const b = await window.openDevice('b', pb);
+    await a.batch([
+      { table: 'notes', op: 'put', record: { id: 'shared', text: 'v0' } },
+      { table: 'notes', op: 'put', record: { id: 'doomed', text: 'v0' } },
+    ]);
+    await a.syncNow();
+    await b.syncNow();
+    pa.setFaults({ offline: true });
+    pb.setFaults({ offline: true });
+    // Offline on both sides: the same record edited twice on A and once on B (A's clock is
+    // higher), a delete on A against an edit on B, and new records on both.
+    await a.put('notes', { id: 'shared', text: 'a1' });
+    await a.put('notes', { id: 'shared', text: 'a2' });
+    await b.put('notes', { id: 'shared', text: 'b1' });
+    await a.delete('notes', 'doomed');
+    await b.put('notes', { id: 'doomed', text: 'b edits it' });
+    await b.put('notes', { id: 'doomed', text: 'b edits it again' });
+    await a.put('notes', { id: 'from-a', text: 'new' });
+    await b.put('notes', { id: 'from-b', text: 'new' });
+    const offline = await a.syncNow();
+    pa.setFaults({ offline: false });
+    pb.setFaults({ offline: false });
+    const conflicts = [];
+    for (const device of [a, b]) device.hooks.on('sync.conflict:action:detected', (e) => conflicts.push(`${e.pk}:${e.winner}`));
+    for (const device of [a, b, a, b]) await device.syncNow();
+    const view = async (d) => (await d.getAll('notes')).map((n) => `${n.id}=${n.text}`).sort();
+    return { offlineError: offline.report?.error?.code, a: await view(a), b: await view(b), conflicts, outbox: [(await a.outbox()).totals.count, (await b.outbox()).totals.count] };
+  });
+  assert.equal(result.offlineError, 'network');
+  // "shared": A reached clock 3 (v0, a1, a2), B clock 2: A wins. "doomed": B's second edit has
+  // clock 3 against A's delete at clock 2: the edit wins and the record lives.
+  const expected = ['doomed=b edits it again', 'from-a=new', 'from-b=new', 'shared=a2'];
+  assert.deepEqual(result.a, expected);
+  assert.deepEqual(result.b, expected);
+  assert.deepEqual(result.outbox, [0, 0]);
+  assert.ok(result.conflicts.length >= 2, `conflicts were reported: ${result.conflicts}`);
+});
+
+test('transient failures deliver each op exactly once; a permanent one waits for retry', async () => {
+  const result = await inPage(async () => {
+    const { MemorySyncProvider, MemorySyncServer } = window.synclane;
+    const server = new MemorySyncServer();
+    const applied = new Map();
+    // Count at the server, which sees the pushes whose answers are lost too.
+    const push = server.push.bind(server);
+    server.push = (batch) => {
+      const result = push(batch);
+      for (const r of result.results) if (r.status === 'applied') applied.set(r.opId, (applied.get(r.opId) ?? 0) + 1);
+      return result;
+    };
+    const provider = new MemorySyncProvider({ server });
+    const device = await window.openDevice('flaky', provider, { outbox: { retry: { scheduleMs: [20, 40], maxAttempts: 5 } } });
+    for (let i = 0; i < 5; i++) await device.put('notes', { id: `n${i}`, text: `t${i}` });
+    // The first push is lost before the server, the second after it applied the ops.
+    provider.setFaults({ failNext: [{ op: 'push', code: 'network' }, { op: 'push', code: 'timeout', when: 'after' }] });
+    const first = await device.syncNow();
+    await new Promise((r) => setTimeout(r, 60));
+    await device.syncNow();
+    await new Promise((r) => setTimeout(r, 60));
+    await device.syncNow();
+    const afterTransient = (await device.outbox()).totals.count;
+
+    provider.setFaults({ rejectOps: (op) => (op.pk === 'bad' ? 'rejected' : undefined) });
+    await device.put('notes', { id: 'bad', text: 'refused' });
+    const errors = [];
+    device.hooks.on('sync.error:action', (e) => errors.push(e.error.code));
+    await device.syncNow();
+    const outbox = await device.outbox();
+    const failed = outbox.entries.filter((e) => e.state === 'failed').map((e) => ({ pk: e.pk, code: e.lastError?.code }));
+    await device.syncNow();
+    const stillFailed = (await device.outbox()).entries.length;
+    provider.setFaults({ rejectOps: undefined });
+    await device.retryOp(outbox.entries[0].opId);
+    await device.syncNow();
+    return {
+      firstError: first.report?.error?.code ?? null,
+      afterTransient,
+      appliedCounts: [...applied.values()],
+      failed,
+      stillFailed,
+      errors,
+      finalOutbox: (await device.outbox()).totals.count,
+      serverRecords: server.stats('e2e').records,
+    };
+  });
+  assert.equal(result.afterTransient, 0, 'the outbox drained after the transient failures');
+  assert.equal(result.appliedCounts.length, 6);
+  assert.ok(result.appliedCounts.every((n) => n === 1), `each op applied once: ${result.appliedCounts}`);
+  assert.deepEqual(result.failed, [{ pk: 'bad', code: 'rejected' }]);
+  assert.equal(result.stillFailed, 1, 'a failed op stays until the app decides');
+  assert.ok(result.errors.includes('rejected'));
+  assert.equal(result.finalOutbox, 0, 'retry delivered it');
+  assert.equal(result.serverRecords, 6);
+});
+
+test('a bootstrap of 10,000 records reports progress; a rescan after expiry rebases and applies deletions', async () => {
+  const result = await inPage(async () => {
+    const { MemorySyncProvider, MemorySyncServer } = window.synclane;
+    const server = new MemorySyncServer({ tombstoneRetentionMs: 0, deviceTtlMs: 0 });
+    const pa = new MemorySyncProvider({ id: 'a', server });
+    const a = await window.openDevice('writer', pa, { pullLimit: 1000 });
+    const t0 = performance.now();
+    for (let batch = 0; batch < 10; batch++) {
+      await a.batch(Array.from({ length: 1000 }, (_, i) => ({ table: 'notes', op: 'put', record: { id: `r${batch * 1000 + i}`, text: 'x' } })));
+    }
+    const t1 = performance.now();
+    await a.syncNow();
+    const t2 = performance.now();
+
+    const pb = new MemorySyncProvider({ id: 'b', server });
+    const b = await window.openDevice('reader', pb, { pullLimit: 1000 });
+    const progress = [];
+    let completed;
+    b.hooks.on('sync.bootstrap:action:progress', (e) => progress.push(e.pulled));
+    b.hooks.on('sync.bootstrap:action:complete', (e) => (completed = e.totalPulled));
+    const started = performance.now();
+    await b.syncNow();
+    const bootstrapMs = performance.now() - started;
+    const bootstrapped = (await b.getAll('notes')).length;
+
+    // B goes away; A deletes and edits; the server purges the tombstones B never pulled
+    // (a device TTL of 0 means no device holds garbage collection back).
+    pb.setFaults({ offline: true });
+    await b.put('notes', { id: 'r5', text: 'edited on b while away' });
+    await a.batch([
+      { table: 'notes', op: 'delete', id: 'r1' },
+      { table: 'notes', op: 'delete', id: 'r2' },
+      { table: 'notes', op: 'put', record: { id: 'r3', text: 'edited on a' } },
+    ]);
+    await a.syncNow();
+    const purged = server.collectGarbage();
+
+    // The first rescan is interrupted after a page: nothing is lost.
+    pb.setFaults({ offline: false, failNext: [{ op: 'pull', code: 'network' }] });
+    const rescanEvents = [];
+    b.hooks.on('sync.rescan:action:starting', () => rescanEvents.push('starting'));
+    b.hooks.on('sync.rescan:action:completed', (e) => rescanEvents.push(`completed kept=${e.kept} deleted=${e.deleted}`));
+    const interrupted = await b.syncNow();
+    const afterInterrupt = (await b.getAll('notes')).length;
+    await b.syncNow();
+    await a.syncNow();
+    const get = async (d, id) => (await d.get('notes', id))?.text ?? null;
+    return {
+      bootstrapped,
+      progressPages: progress.length,
+      lastProgress: progress.at(-1),
+      completed,
+      bootstrapMs,
+      phases: { write: t1 - t0, push: t2 - t1 },
+      purged,
+      interruptedError: interrupted.report?.error?.code ?? null,
+      afterInterrupt,
+      rescanEvents,
+      b: { count: (await b.getAll('notes')).length, r1: await get(b, 'r1'), r3: await get(b, 'r3'), r5: await get(b, 'r5') },
+      a: { count: (await a.getAll('notes')).length, r5: await get(a, 'r5') },
+    };
+  });
+  assert.equal(result.bootstrapped, 10_000);
+  assert.equal(result.progressPages, 10);
+  assert.equal(result.lastProgress, 10_000);
+  assert.equal(result.completed, 10_000);
+  assert.ok(result.purged >= 2, `tombstones purged: ${result.purged}`);
+  assert.equal(result.interruptedError, 'network');
+  assert.equal(result.afterInterrupt, 10_000, 'an interrupted rescan changes nothing');
+  assert.ok(result.rescanEvents.some((e) => e.startsWith('completed kept=1 deleted=2')), JSON.stringify(result.rescanEvents));
+  assert.deepEqual(result.b, { count: 9_998, r1: null, r3: 'edited on a', r5: 'edited on b while away' });
+  assert.deepEqual(result.a, { count: 9_998, r5: 'edited on b while away' }, 'the rebased op reached the other device');
+  console.log(`bootstrap of 10,000 records: ${Math.round(result.bootstrapMs)} ms`, result.phases);
+});
