@@ -354,6 +354,49 @@ impl EngineCore {
         })
     }
 
+    /// What the next sync would push, marking nothing: `{ batches, ops, bytes, waiting,
+    /// failed, inFlight }`.
+    #[wasm_bindgen(js_name = previewPush)]
+    pub fn preview_push(&self) -> Promise {
+        let (store, config) = {
+            let inner = self.inner.borrow();
+            (inner.store.clone(), inner.outbox.clone())
+        };
+        promise(async move {
+            store.ready().await?;
+            to_js(&idb_outbox::preview(&store, now_ms(), &config).await?)
+        })
+    }
+
+    /// What a rescan would change given the server's full set (`changes`, every page of a
+    /// snapshot pull), computed read-only: `{ creations, updates, deletions, keptForRebase,
+    /// summary }`. Bad changes are rejected as a rescan page would be.
+    #[wasm_bindgen(js_name = planRescan)]
+    pub fn plan_rescan(&self, changes: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let store = inner.borrow().store.clone();
+            store.ready().await?;
+            let validated = {
+                let guard = inner.borrow();
+                let ctx = ValidationContext {
+                    clock: guard.clock.policy(),
+                    ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
+                };
+                validate_remote_batch(parse_changes(&changes)?, &ctx)?
+            };
+            let plan = rescan::dry_run(&store, validated).await?;
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Planned {
+                #[serde(flatten)]
+                plan: synclane_core::plan::ReconcilePlan,
+                summary: synclane_core::plan::PlanSummary,
+            }
+            to_js(&Planned { summary: plan.summary(), plan })
+        })
+    }
+
     /// Swaps the staged set in (one transaction). Resolves to `{ summary: { creations, updates,
     /// deletions, keptForRebase }, cursor, changed: [[table, pk], ...] }`.
     #[wasm_bindgen(js_name = completeRescan)]

@@ -44,8 +44,15 @@ fn dom_error(target: &JsValue) -> JsValue {
     )
 }
 
-/// Awaits a request's result.
+/// Awaits a request's result. Requests issued together may be awaited in any order: one that
+/// already finished (its event fired before anyone listened) is read directly.
 pub async fn request(req: &IdbRequest, context: &str) -> Result<JsValue, SyncError> {
+    if req.ready_state() == web_sys::IdbRequestReadyState::Done {
+        return match req.error() {
+            Ok(Some(error)) => Err(storage_error(context, &error.into())),
+            _ => req.result().map_err(|e| storage_error(context, &e)),
+        };
+    }
     let target: JsValue = req.clone().into();
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
         let on_success = Closure::once_into_js(move |event: web_sys::Event| {

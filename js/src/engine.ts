@@ -111,6 +111,51 @@ export interface OutboxEntry {
   lastError?: { code: string; message: string; retryAfterMs?: number };
 }
 
+/** A record version in a rescan plan (metadata only: no payload). */
+export interface PlannedVersion {
+  key: { table: string; pk: string };
+  stamp: PendingOp['stamp'];
+  /** Whether this version is a tombstone. */
+  deleted: boolean;
+}
+
+/** What a rescan would change locally, from the server's full current set. */
+export interface RescanPlan {
+  /** Server records this device has no live copy of: they would be created. */
+  creations: PlannedVersion[];
+  /** Local records (or tombstones) the server holds a different version of. */
+  updates: PlannedVersion[];
+  /**
+   * Local live records to delete: deleted on the server (`deleted: true`, the server's
+   * tombstone is stored) or gone from it altogether (`deleted: false`, the tombstone was purged).
+   */
+  deletions: PlannedVersion[];
+  /** Records with pending local ops: left alone and re-pushed, so the server decides. */
+  keptForRebase: Array<{ table: string; pk: string }>;
+  summary: { creations: number; updates: number; deletions: number; keptForRebase: number };
+  /** Changes pulled from the server to compute the plan. */
+  pulled: number;
+}
+
+/** The result of `plan()`: a dry run of the next sync. Nothing is written, pushed or marked. */
+export interface SyncPlan {
+  push: {
+    /** The batches the next sync would push, in order (ops without payloads). */
+    batches: OutboxEntry[][];
+    ops: number;
+    bytes: number;
+    /** Pending ops that back off until their `nextAttemptAt` (or wait for an op of the same record in flight). */
+    waiting: OutboxEntry[];
+    /** Failed ops, which wait for `retryOp` or `discardOp`. */
+    failed: OutboxEntry[];
+    /** Ops a running sync is pushing now. */
+    inFlight: OutboxEntry[];
+  };
+  cursor: CursorState;
+  /** What a rescan would change; present when `plan({ rescan: true })` asked for it. */
+  rescan?: RescanPlan;
+}
+
 /** The cursor: `phase` is `coldStart`, `bootstrapping`, `live`, `expired` or `rescanning`. */
 export interface CursorState {
   phase: 'coldStart' | 'bootstrapping' | 'live' | 'expired' | 'rescanning';
@@ -311,6 +356,28 @@ export class SyncEngine {
   syncNow(options: { trigger?: SyncTrigger } = {}): Promise<SyncDecision & { report?: SyncReport }> {
     if (this.#closed) return Promise.reject(new SyncError('closed', 'the engine was closed'));
     return this.#runner.request(options.trigger ?? 'manual');
+  }
+
+  /**
+   * A dry run of the next sync: what it would push, in which batches, and what waits. With
+   * `{ rescan: true }` it also pulls the server's full current set (read-only, page by page)
+   * and says what a rescan would create, update, delete and keep for rebase. Nothing is
+   * written, pushed or marked, and the cursor does not move.
+   *
+   * @throws SyncError `no_provider` when a rescan plan is asked for without a provider, or the
+   * provider's error when a pull fails.
+   */
+  async plan(options: { rescan?: boolean } = {}): Promise<SyncPlan> {
+    if (this.#closed) throw new SyncError('closed', 'the engine was closed');
+    try {
+      const push = (await this.#core.previewPush()) as SyncPlan['push'];
+      const cursor = (await this.#core.cursorState()) as CursorState;
+      if (!options.rescan) return { push, cursor };
+      const { plan, pulled } = await this.#runner.planRescan();
+      return { push, cursor, rescan: { ...(plan as Omit<RescanPlan, 'pulled'>), pulled } };
+    } catch (error) {
+      throw toSyncError(error);
+    }
   }
 
   /**

@@ -418,6 +418,36 @@ export class SyncRunner {
     });
   }
 
+  /**
+   * Pulls the server's full current set (a snapshot, page by page) and asks the core what a
+   * rescan would change, without staging or writing anything. Returns the plan and how many
+   * changes were pulled.
+   */
+  async planRescan(): Promise<{ plan: unknown; pulled: number }> {
+    const provider = this.#provider();
+    if (!provider) throw new SyncError('no_provider', 'a rescan plan needs a provider to pull from');
+    const scope: SyncScope = { workspaceId: this.#workspaceId };
+    const changes: SyncChange[] = [];
+    let cursor = 0;
+    let floor: number | undefined;
+    for (;;) {
+      const page = await this.#call(provider, 'pull', () =>
+        provider.pull({
+          scope,
+          cursor,
+          limit: this.#options.pullLimit,
+          deviceId: this.#core.deviceId,
+          snapshot: true,
+          ...(floor !== undefined && { retentionFloor: floor }),
+        }), (p) => ({ changes: p.changes.length }));
+      floor ??= page.retentionFloor;
+      for (const change of page.changes) changes.push(change);
+      cursor = page.nextCursor;
+      if (!page.hasMore) break;
+    }
+    return { plan: await this.#core.planRescan(changes), pulled: changes.length };
+  }
+
   /** Pushes due batches until none is left; returns whether anything was pushed. */
   async #pushAll(provider: SyncProvider, report: SyncReport, jobId: string): Promise<boolean> {
     const scope: SyncScope = { workspaceId: this.#workspaceId };

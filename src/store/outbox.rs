@@ -129,6 +129,53 @@ pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> Sy
     }
 }
 
+/// What the next sync would push: due ops in the batches `take_batch` would form (as if each
+/// batch were acknowledged before the next), and the ops it would not push yet.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushPreview {
+    pub batches: Vec<Vec<StoredEntry>>,
+    pub ops: usize,
+    pub bytes: u64,
+    /// Pending ops backing off until `nextAttemptAt`.
+    pub waiting: Vec<StoredEntry>,
+    /// Ops that wait for the app's retry or discard.
+    pub failed: Vec<StoredEntry>,
+    /// Ops pushed by a sync that is running now.
+    pub in_flight: Vec<StoredEntry>,
+}
+
+/// Computes the push preview in a read-only transaction; nothing is marked.
+pub async fn preview(store: &Store, now_ms: u64, config: &OutboxConfig) -> SyncResult<PushPreview> {
+    let tx = store.transaction(&[PENDING_OPS], false)?;
+    let mut remaining: Vec<StoredEntry> = all_entries(&tx).await?.into_iter().map(|(_, e)| e).collect();
+    let mut preview = PushPreview::default();
+    loop {
+        let core: Vec<OutboxEntry<()>> = remaining.iter().map(core_entry).collect();
+        let refs: Vec<&OutboxEntry<()>> = core.iter().collect();
+        let chosen = select_batch(&refs, now_ms, config);
+        if chosen.is_empty() {
+            break;
+        }
+        let mut batch = Vec::with_capacity(chosen.len());
+        for index in chosen.into_iter().rev() {
+            batch.push(remaining.remove(index));
+        }
+        batch.reverse();
+        preview.ops += batch.len();
+        preview.bytes += batch.iter().map(|e| e.byte_size).sum::<u64>();
+        preview.batches.push(batch);
+    }
+    for entry in remaining {
+        match entry.state {
+            OpState::Pending => preview.waiting.push(entry),
+            OpState::Failed => preview.failed.push(entry),
+            OpState::InFlight => preview.in_flight.push(entry),
+        }
+    }
+    Ok(preview)
+}
+
 /// Applies push outcomes to in-flight entries, atomically.
 pub async fn settle(
     store: &Store,

@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
-use synclane_core::plan::{compute_plan, PlanSummary, RecordKey, RecordMeta};
+use synclane_core::plan::{compute_plan, PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
 use synclane_core::{ErrorCode, OpKind, SyncError, SyncResult};
 use wasm_bindgen::JsValue;
+use web_sys::IdbTransaction;
 
 const STAGING_STATE: &str = "staging";
 
@@ -125,6 +126,96 @@ pub async fn stage_page(
     .await
 }
 
+/// The local side of a reconciliation: every live record's and tombstone's metadata, the live
+/// records themselves, and the keys with pending ops.
+struct LocalSet {
+    metas: Vec<RecordMeta>,
+    live_values: BTreeMap<(String, String), JsValue>,
+    pending_keys: BTreeSet<RecordKey>,
+}
+
+/// Issues every read first, then awaits them: one round trip.
+fn get_all(tx: &IdbTransaction, name: &str) -> SyncResult<web_sys::IdbRequest> {
+    object_store(tx, name)?.get_all().map_err(|e| idb::storage_error("reading for a rescan", &e))
+}
+
+async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> {
+    let tomb_req = get_all(tx, TOMBSTONES)?;
+    let pending_req = get_all(tx, PENDING_OPS)?;
+    let table_reqs: Vec<(String, web_sys::IdbRequest)> = store
+        .table_names
+        .iter()
+        .map(|t| get_all(tx, t).map(|r| (t.clone(), r)))
+        .collect::<SyncResult<_>>()?;
+    let tombstones = Array::from(&idb::request(&tomb_req, "reading tombstones").await?);
+    let pending = Array::from(&idb::request(&pending_req, "reading the outbox").await?);
+    let mut metas: Vec<RecordMeta> = Vec::new();
+    let mut live_values: BTreeMap<(String, String), JsValue> = BTreeMap::new();
+    for (table, req) in table_reqs {
+        for record in Array::from(&idb::request(&req, "reading records").await?).iter() {
+            if let LocalVersion::Live(meta) = local_version(&record, &JsValue::UNDEFINED)? {
+                let pk =
+                    Reflect::get(&record, &"id".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+                metas.push(RecordMeta {
+                    key: RecordKey::new(&table, &pk),
+                    stamp: meta.stamp(),
+                    deleted: false,
+                });
+                live_values.insert((table.clone(), pk), record);
+            }
+        }
+    }
+    for tombstone in tombstones.iter() {
+        let t: Tombstone = from_stored(tombstone, "tombstone")?;
+        if store.table_names.contains(&t.table_name) {
+            metas.push(RecordMeta {
+                key: RecordKey::new(&t.table_name, &t.pk),
+                stamp: t.meta.stamp(),
+                deleted: true,
+            });
+        }
+    }
+    let pending_keys = pending
+        .iter()
+        .map(|e| from_stored::<StoredEntry>(e, "outbox entry").map(|e| RecordKey::new(&e.table_name, &e.pk)))
+        .collect::<SyncResult<_>>()?;
+    Ok(LocalSet { metas, live_values, pending_keys })
+}
+
+/// The server's set, one change per key (the last one in server order wins, as pulled pages
+/// are ascending), restricted to the workspace's tables.
+fn remote_set(
+    store: &Store,
+    changes: impl IntoIterator<Item = SyncChange<JsPayload>>,
+) -> (BTreeMap<RecordKey, SyncChange<JsPayload>>, Vec<RecordMeta>) {
+    let mut by_key: BTreeMap<RecordKey, SyncChange<JsPayload>> = BTreeMap::new();
+    for change in changes {
+        if store.table_names.contains(&change.table_name) {
+            by_key.insert(RecordKey::new(&change.table_name, &change.pk), change);
+        }
+    }
+    let metas = by_key
+        .iter()
+        .map(|(key, c)| RecordMeta {
+            key: key.clone(),
+            stamp: c.stamp.clone(),
+            deleted: c.op == OpKind::Delete,
+        })
+        .collect();
+    (by_key, metas)
+}
+
+/// What a rescan would change, given the server's full set: the core's plan against local
+/// data, computed in a read-only transaction. Nothing is staged or written.
+pub async fn dry_run(store: &Store, changes: Vec<SyncChange<JsPayload>>) -> SyncResult<ReconcilePlan> {
+    let mut stores: Vec<&str> = store.table_names.iter().map(String::as_str).collect();
+    stores.extend([TOMBSTONES, PENDING_OPS]);
+    let tx = store.transaction(&stores, false)?;
+    let local = read_local(store, &tx).await?;
+    let (_, remote) = remote_set(store, changes);
+    compute_plan(&local.metas, &remote, &local.pending_keys)
+}
+
 /// Swaps the staged set in: the core's plan against local data, pending ops kept, one
 /// transaction; then the cursor goes live at the staged cursor.
 pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
@@ -136,71 +227,18 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         if !state.complete {
             return Err(SyncError::invalid_argument("the staged set is not complete"));
         }
-        let all = |name: &str| -> SyncResult<web_sys::IdbRequest> {
-            object_store(&tx, name)?.get_all().map_err(|e| idb::storage_error("reading for a rescan", &e))
-        };
-        // Issue every read first, then await them: one round trip.
-        let staged_req = all(STAGING)?;
-        let tomb_req = all(TOMBSTONES)?;
-        let pending_req = all(PENDING_OPS)?;
-        let table_reqs: Vec<(String, web_sys::IdbRequest)> =
-            store.table_names.iter().map(|t| all(t).map(|r| (t.clone(), r))).collect::<SyncResult<_>>()?;
+        let staged_req = get_all(&tx, STAGING)?;
+        let LocalSet { metas: local, mut live_values, pending_keys } = read_local(store, &tx).await?;
         let staged = Array::from(&idb::request(&staged_req, "reading the staging").await?);
-        let tombstones = Array::from(&idb::request(&tomb_req, "reading tombstones").await?);
-        let pending = Array::from(&idb::request(&pending_req, "reading the outbox").await?);
-
-        let mut local: Vec<RecordMeta> = Vec::new();
-        let mut live_values: BTreeMap<(String, String), JsValue> = BTreeMap::new();
-        for (table, req) in table_reqs {
-            for record in Array::from(&idb::request(&req, "reading records").await?).iter() {
-                if let LocalVersion::Live(meta) = local_version(&record, &JsValue::UNDEFINED)? {
-                    let pk = Reflect::get(&record, &"id".into())
-                        .ok()
-                        .and_then(|v| v.as_string())
-                        .unwrap_or_default();
-                    local.push(RecordMeta {
-                        key: RecordKey::new(&table, &pk),
-                        stamp: meta.stamp(),
-                        deleted: false,
-                    });
-                    live_values.insert((table.clone(), pk), record);
-                }
-            }
-        }
-        for tombstone in tombstones.iter() {
-            let t: Tombstone = from_stored(tombstone, "tombstone")?;
-            if store.table_names.contains(&t.table_name) {
-                local.push(RecordMeta {
-                    key: RecordKey::new(&t.table_name, &t.pk),
-                    stamp: t.meta.stamp(),
-                    deleted: true,
-                });
-            }
-        }
-        let pending_keys: BTreeSet<RecordKey> = pending
+        let staged_changes = staged
             .iter()
-            .map(|e| {
-                from_stored::<StoredEntry>(e, "outbox entry").map(|e| RecordKey::new(&e.table_name, &e.pk))
+            .map(|value| {
+                serde_wasm_bindgen::from_value::<SyncChange<JsPayload>>(value).map_err(|e| {
+                    SyncError::new(ErrorCode::Storage, format!("staged change is unreadable: {e}"))
+                })
             })
-            .collect::<SyncResult<_>>()?;
-        let mut remote_changes: BTreeMap<RecordKey, SyncChange<JsPayload>> = BTreeMap::new();
-        for value in staged.iter() {
-            let change: SyncChange<JsPayload> = serde_wasm_bindgen::from_value(value).map_err(|e| {
-                SyncError::new(ErrorCode::Storage, format!("staged change is unreadable: {e}"))
-            })?;
-            if !store.table_names.contains(&change.table_name) {
-                continue;
-            }
-            remote_changes.insert(RecordKey::new(&change.table_name, &change.pk), change);
-        }
-        let remote: Vec<RecordMeta> = remote_changes
-            .iter()
-            .map(|(key, c)| RecordMeta {
-                key: key.clone(),
-                stamp: c.stamp.clone(),
-                deleted: c.op == OpKind::Delete,
-            })
-            .collect();
+            .collect::<SyncResult<Vec<_>>>()?;
+        let (remote_changes, remote) = remote_set(store, staged_changes);
         let plan = compute_plan(&local, &remote, &pending_keys)?;
 
         let tomb_store = object_store(&tx, TOMBSTONES)?;

@@ -220,3 +220,55 @@ test('a bootstrap of 10,000 records reports progress; a rescan after expiry reba
   assert.deepEqual(result.a, { count: 9_998, r5: 'edited on b while away' }, 'the rebased op reached the other device');
   console.log(`bootstrap of 10,000 records: ${Math.round(result.bootstrapMs)} ms`, result.phases);
 });
+
+test('plan() tells what the next sync would push and what a rescan would change, and changes nothing', async () => {
+  const result = await inPage(async () => {
+    const { MemorySyncProvider, MemorySyncServer } = window.synclane;
+    const server = new MemorySyncServer({ tombstoneRetentionMs: 0, deviceTtlMs: 0 });
+    const a = await window.openDevice('plan-a', new MemorySyncProvider({ id: 'a', server }), { pullLimit: 2 });
+    const pb = new MemorySyncProvider({ id: 'b', server });
+    const b = await window.openDevice('plan-b', pb, { pullLimit: 2, outbox: { maxBatchOps: 2 } });
+    await a.batch(['r1', 'r2', 'r3', 'r4', 'r5'].map((id) => ({ table: 'notes', op: 'put', record: { id, text: 'v1' } })));
+    await a.syncNow();
+    await b.syncNow();
+    await a.batch([
+      { table: 'notes', op: 'delete', id: 'r1' },
+      { table: 'notes', op: 'put', record: { id: 'r2', text: 'v2 from a' } },
+      { table: 'notes', op: 'put', record: { id: 'r6', text: 'new on a' } },
+    ]);
+    await a.syncNow();
+    server.collectGarbage(); // r1's tombstone is purged: B's cursor expires
+    await b.batch(['r3', 'r7', 'r8'].map((id) => ({ table: 'notes', op: 'put', record: { id, text: 'from b' } })));
+
+    const before = { notes: (await b.getAll('notes')).length, outbox: (await b.outbox()).totals.count, cursor: await b.cursor() };
+    let pushes = 0;
+    b.hooks.on('sync.request', (e) => { if (e.kind === 'push') pushes++; });
+    const plan = await b.plan({ rescan: true });
+    const after = { notes: (await b.getAll('notes')).length, outbox: (await b.outbox()).totals.count, cursor: await b.cursor() };
+    const pushesDuringPlan = pushes;
+    let completed;
+    b.hooks.on('sync.rescan:action:completed', (e) => (completed = e));
+    await b.syncNow();
+    const keys = (list) => list.map((m) => `${m.key.pk}${m.deleted ? ':tombstone' : ''}`).sort();
+    return {
+      batches: plan.push.batches.map((batch) => batch.map((e) => e.pk)),
+      ops: plan.push.ops,
+      pushesDuringPlan,
+      rescan: { creations: keys(plan.rescan.creations), updates: keys(plan.rescan.updates), deletions: keys(plan.rescan.deletions), kept: plan.rescan.keptForRebase.map((k) => k.pk).sort(), summary: plan.rescan.summary, pulled: plan.rescan.pulled },
+      before,
+      after,
+      completed: { created: completed.created, updated: completed.updated, deleted: completed.deleted, kept: completed.kept },
+      final: (await b.getAll('notes')).map((n) => n.id).sort(),
+    };
+  });
+  assert.deepEqual(result.batches, [['r3', 'r7'], ['r8']]);
+  assert.equal(result.ops, 3);
+  assert.equal(result.pushesDuringPlan, 0);
+  assert.deepEqual(result.rescan.creations, ['r6']);
+  assert.deepEqual(result.rescan.updates, ['r2']);
+  assert.deepEqual(result.rescan.deletions, ['r1'], 'r1 is gone from the server: deleted with no tombstone');
+  assert.deepEqual(result.rescan.kept, ['r3', 'r7', 'r8']);
+  assert.deepEqual(result.before, result.after, 'the dry run changed nothing');
+  assert.deepEqual(result.completed, { created: 1, updated: 1, deleted: 1, kept: 3 }, 'the rescan did what the plan said');
+  assert.deepEqual(result.final, ['r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8']);
+});
