@@ -398,3 +398,57 @@ async fn old_tombstones_covered_by_the_cursor_are_collected() {
     assert_eq!(wait(engine.collect_garbage(0.0)).await.unwrap().as_f64(), Some(1.0));
     engine.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_record_written_several_times_in_one_batch_gets_rising_clocks_and_one_outbox_entry() {
+    let engine = open(&unique("repeat"), NOTES).await;
+    let result = wait(engine.write(js(r#"[
+        {"table":"notes","op":"put","record":{"id":"a","title":"one"}},
+        {"table":"notes","op":"put","record":{"id":"b","title":"other"}},
+        {"table":"notes","op":"delete","id":"a"},
+        {"table":"notes","op":"put","record":{"id":"a","title":"three"}}]"#)))
+    .await
+    .unwrap();
+    let clocks: Vec<f64> =
+        (0..4).map(|i| get(&result, &format!("captured.{i}.clock")).as_f64().unwrap()).collect();
+    assert_eq!(clocks, vec![1.0, 1.0, 2.0, 3.0]);
+    assert_eq!(
+        get(&result, "captured.2.replacedOpId").as_string(),
+        get(&result, "captured.0.opId").as_string(),
+        "the delete replaced the first put"
+    );
+    assert_eq!(get(&result, "outbox.count").as_f64(), Some(2.0));
+    let outbox = wait(engine.outbox()).await.unwrap();
+    let entries = Array::from(&get(&outbox, "entries"));
+    assert_eq!(entries.length(), 2, "one entry per record");
+    assert_eq!(get(&entries.get(0), "pk").as_string().as_deref(), Some("a"), "queue order of first writes");
+    assert_eq!(get(&entries.get(0), "payload.title").as_string().as_deref(), Some("three"));
+    assert_eq!(get(&entries.get(0), "stamp.clock").as_f64(), Some(3.0));
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(2.0));
+    let a = wait(engine.get("notes".into(), "a".into(), true)).await.unwrap();
+    assert_eq!(get(&a, "title").as_string().as_deref(), Some("three"));
+    assert_eq!(get(&a, "_sync.clock").as_f64(), Some(3.0));
+
+    // The next batch coalesces onto the stored entry and keeps its place.
+    let seq = get(&entries.get(0), "seq").as_f64();
+    wait(engine.write(js(r#"[{"table":"notes","op":"delete","id":"a"}]"#))).await.unwrap();
+    let outbox = wait(engine.outbox()).await.unwrap();
+    let first = get(&outbox, "entries.0");
+    assert_eq!(get(&first, "seq").as_f64(), seq);
+    assert_eq!(get(&first, "op").as_string().as_deref(), Some("delete"));
+    assert_eq!(get(&first, "stamp.clock").as_f64(), Some(4.0));
+
+    // A remote batch holding two versions of one record applies them in order.
+    let batch = format!(
+        "[{},{},{}]",
+        change("r", "put", 1, 1, "x1", "first"),
+        change("r", "delete", 2, 2, "x2", ""),
+        change("r", "put", 3, 3, "x3", "third")
+    );
+    let report = wait(engine.apply_remote(js(&batch), 3.0, false)).await.unwrap();
+    assert_eq!(Array::from(&get(&report, "applied")).length(), 3);
+    let r = wait(engine.get("notes".into(), "r".into(), true)).await.unwrap();
+    assert_eq!(get(&r, "title").as_string().as_deref(), Some("third"));
+    assert_eq!(get(&r, "_sync.clock").as_f64(), Some(3.0));
+    engine.close();
+}

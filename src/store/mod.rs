@@ -127,13 +127,23 @@ pub fn object_store(tx: &IdbTransaction, name: &str) -> SyncResult<IdbObjectStor
 
 /// Reads a value of `_sync_state`.
 pub async fn read_state<T: DeserializeOwned>(tx: &IdbTransaction, key: &str) -> SyncResult<Option<T>> {
-    let store = object_store(tx, SYNC_STATE)?;
-    let req = store.get(&JsValue::from_str(key)).map_err(|e| idb::storage_error("reading sync state", &e))?;
-    let value = idb::request(&req, "reading sync state").await?;
-    if value.is_undefined() {
+    let req = read_state_request(tx, key)?;
+    parse_state(idb::request(&req, "reading sync state").await?, key)
+}
+
+/// Issues the read of a value of `_sync_state`, to await with others.
+pub fn read_state_request(tx: &IdbTransaction, key: &str) -> SyncResult<web_sys::IdbRequest> {
+    object_store(tx, SYNC_STATE)?
+        .get(&JsValue::from_str(key))
+        .map_err(|e| idb::storage_error("reading sync state", &e))
+}
+
+/// Reads the value of `_sync_state` row `key` from the row a request returned.
+pub fn parse_state<T: DeserializeOwned>(row: JsValue, key: &str) -> SyncResult<Option<T>> {
+    if row.is_undefined() {
         return Ok(None);
     }
-    let inner = Reflect::get(&value, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+    let inner = Reflect::get(&row, &"value".into()).unwrap_or(JsValue::UNDEFINED);
     from_stored(inner, key).map(Some)
 }
 

@@ -207,10 +207,17 @@ async fn settle_in(
         pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
     let mut totals: OutboxTotals = read_state(tx, OUTBOX_TOTALS).await?.unwrap_or_default();
     let mut report = SettleReport::default();
-    for settlement in settlements {
-        let req = pending
-            .get(&JsValue::from_f64(settlement.seq as f64))
-            .map_err(|e| idb::storage_error("reading the outbox", &e))?;
+    // Two round trips for the whole batch: every entry, then every record's entry count.
+    let entry_reqs = settlements
+        .iter()
+        .map(|s| {
+            pending
+                .get(&JsValue::from_f64(s.seq as f64))
+                .map_err(|e| idb::storage_error("reading the outbox", &e))
+        })
+        .collect::<SyncResult<Vec<_>>>()?;
+    let mut found = Vec::with_capacity(settlements.len());
+    for (settlement, req) in settlements.into_iter().zip(entry_reqs) {
         let value = idb::request(&req, "reading the outbox").await?;
         if value.is_undefined() {
             continue; // discarded by the app while the push was in the air
@@ -222,7 +229,16 @@ async fn settle_in(
         let count_req = by_record
             .count_with_key(&record_key(&entry.table_name, &entry.pk))
             .map_err(|e| idb::storage_error("reading the outbox", &e))?;
-        let superseded = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 1.0;
+        found.push((settlement, value, entry, count_req));
+    }
+    // Counts were read before this loop removes anything: a record whose older entry is removed
+    // earlier in the same batch has one entry fewer than its count says.
+    let mut removed_per_record: std::collections::HashMap<(String, String), f64> = Default::default();
+    for (settlement, value, entry, count_req) in found {
+        let record = (entry.table_name.clone(), entry.pk.clone());
+        let count = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0);
+        let superseded = count - removed_per_record.get(&record).copied().unwrap_or(0.0) > 1.0;
+        let removed_before = report.removed.len();
         let decision = transition(&core_entry(&entry), &settlement.outcome, now_ms, random, &config.retry);
         match decision {
             Transition::Remove => remove(&pending, &entry, &mut totals, &mut report.removed)?,
@@ -248,6 +264,9 @@ async fn settle_in(
                 put_entry(tx, &value, &updated)?;
                 report.failed.push(entry.op_id.clone());
             }
+        }
+        if report.removed.len() > removed_before {
+            *removed_per_record.entry(record).or_default() += 1.0;
         }
     }
     write_state(tx, OUTBOX_TOTALS, &totals)?;

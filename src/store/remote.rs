@@ -3,18 +3,19 @@
 
 use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, read_state, record_key, write_state, Store};
+use super::{abort, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
 use crate::idb;
 use crate::interop::to_js;
 use crate::payload::JsPayload;
 use serde::Serialize;
+use std::collections::HashMap;
 use synclane_core::apply::{decide_remote, RemoteDecision};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::{CursorPhase, CursorState};
 use synclane_core::echo::RecentOpCache;
 use synclane_core::{ChangeStamp, OpKind, SyncResult, VersionRef};
 use wasm_bindgen::JsValue;
-use web_sys::IdbTransaction;
+use web_sys::{IdbObjectStore, IdbTransaction};
 
 pub const CURSOR_STATE: &str = "cursor";
 
@@ -93,6 +94,16 @@ pub async fn apply_remote(
     }
 }
 
+/// What the batch knows about one record: the stored version (updated as the batch writes it),
+/// the stored record object, and whether a local op for it waits in the outbox.
+struct KeyState {
+    local: LocalVersion,
+    record: JsValue,
+    pending: bool,
+    /// Whether the store holds a tombstone for the record (a put must clear it).
+    tombstoned: bool,
+}
+
 async fn apply_in(
     tx: &IdbTransaction,
     changes: Vec<SyncChange<JsPayload>>,
@@ -100,16 +111,53 @@ async fn apply_in(
     echo: &RecentOpCache,
     now_ms: u64,
 ) -> SyncResult<ApplyReport> {
-    let mut cursor: CursorState = read_state(tx, CURSOR_STATE).await?.unwrap_or_default();
-    if cursor.phase == CursorPhase::ColdStart && page.is_some() {
-        cursor.begin_bootstrap()?;
-    }
-    let during_bootstrap = cursor.phase == CursorPhase::Bootstrapping;
+    let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
+    let cursor_req = read_state_request(tx, CURSOR_STATE)?;
     let tombstones = object_store(tx, TOMBSTONES)?;
     let pending = object_store(tx, PENDING_OPS)?;
     let by_record =
         pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
     let conflicts_store = object_store(tx, CONFLICTS)?;
+    let mut tables: HashMap<String, IdbObjectStore> = HashMap::new();
+    for change in &changes {
+        if !tables.contains_key(&change.table_name) {
+            tables.insert(change.table_name.clone(), object_store(tx, &change.table_name)?);
+        }
+    }
+    // Every record's reads go out before any is awaited: one round trip for the batch. Stale
+    // changes are read too (the cursor is not known yet); reads are cheap.
+    let mut reads: HashMap<(String, String), [web_sys::IdbRequest; 3]> = HashMap::new();
+    for change in &changes {
+        let id = (change.table_name.clone(), change.pk.clone());
+        if reads.contains_key(&id) {
+            continue;
+        }
+        let key = record_key(&change.table_name, &change.pk);
+        let table = &tables[&change.table_name];
+        let requests = [
+            table.get(&JsValue::from_str(&change.pk)).map_err(err("reading a record"))?,
+            tombstones.get(&key).map_err(err("reading a tombstone"))?,
+            by_record.count_with_key(&key).map_err(err("reading the outbox"))?,
+        ];
+        reads.insert(id, requests);
+    }
+    let mut cursor: CursorState =
+        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
+            .unwrap_or_default();
+    let mut states: HashMap<(String, String), KeyState> = HashMap::with_capacity(reads.len());
+    for (id, [record_req, tomb_req, count_req]) in reads {
+        let record = idb::request(&record_req, "reading a record").await?;
+        let tombstone = idb::request(&tomb_req, "reading a tombstone").await?;
+        let pending = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
+        let local = local_version(&record, &tombstone)?;
+        let tombstoned = tombstone.is_object();
+        states.insert(id, KeyState { local, record, pending, tombstoned });
+    }
+
+    if cursor.phase == CursorPhase::ColdStart && page.is_some() {
+        cursor.begin_bootstrap()?;
+    }
+    let during_bootstrap = cursor.phase == CursorPhase::Bootstrapping;
     let mut report = ApplyReport {
         applied: vec![],
         conflicts: vec![],
@@ -119,24 +167,16 @@ async fn apply_in(
         cursor,
         cursor_moved: false,
     };
-    let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
     for change in changes {
         if page.is_some() && change.server_version <= cursor.cursor {
             report.stale += 1;
             continue;
         }
-        let table = object_store(tx, &change.table_name)?;
-        let key = record_key(&change.table_name, &change.pk);
-        let pk = JsValue::from_str(&change.pk);
-        let record_req = table.get(&pk).map_err(err("reading a record"))?;
-        let tomb_req = tombstones.get(&key).map_err(err("reading a tombstone"))?;
-        let count_req = by_record.count_with_key(&key).map_err(err("reading the outbox"))?;
-        let record = idb::request(&record_req, "reading a record").await?;
-        let tombstone = idb::request(&tomb_req, "reading a tombstone").await?;
-        let local_pending =
-            idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
-        let local = local_version(&record, &tombstone)?;
-        let local_stamp = local.meta().map(|(m, op)| (m.stamp(), op));
+        let table = &tables[&change.table_name];
+        let state =
+            states.get_mut(&(change.table_name.clone(), change.pk.clone())).expect("every record was read");
+        let local_pending = state.pending;
+        let local_stamp = state.local.meta().map(|(m, op)| (m.stamp(), op));
         let decision = decide_remote(
             local_stamp.as_ref().map(|(s, op)| VersionRef::new(s, *op)),
             local_pending,
@@ -144,9 +184,14 @@ async fn apply_in(
             echo.is_echo(&change.stamp.op_id),
         );
         let meta = StoredMeta::new(&change.stamp, Some(change.server_version));
+        let previous = state.local.clone();
         match decision {
             RemoteDecision::Apply | RemoteDecision::ApplyOverPending => {
-                write_version(&table, &tombstones, &change, &meta, now_ms)?;
+                let (local, record) =
+                    write_version(table, &tombstones, state.tombstoned, &change, &meta, now_ms)?;
+                state.tombstoned = matches!(local, LocalVersion::Deleted(_));
+                state.local = local;
+                state.record = record;
                 report.applied.push(AppliedChange {
                     table_name: change.table_name.clone(),
                     pk: change.pk.clone(),
@@ -156,18 +201,22 @@ async fn apply_in(
             }
             RemoteDecision::Echo | RemoteDecision::Identical => {
                 // Same version as stored: remember its server version (tombstone GC needs it).
-                if let Some((stored, _)) = local.meta() {
+                if let Some((stored, _)) = state.local.meta() {
                     if stored.op_id == change.stamp.op_id && stored.server_version.is_none() {
-                        match &local {
+                        match &state.local {
                             LocalVersion::Live(_) => {
                                 let _ = js_sys::Reflect::set(
-                                    &record,
+                                    &state.record,
                                     &super::records::META_FIELD.into(),
                                     &to_js(&meta)?,
                                 );
-                                table.put(&record).map_err(err("updating a record"))?;
+                                table.put(&state.record).map_err(err("updating a record"))?;
+                                state.local = LocalVersion::Live(meta.clone());
                             }
-                            LocalVersion::Deleted(_) => write_tombstone(&tombstones, &change, &meta, now_ms)?,
+                            LocalVersion::Deleted(_) => {
+                                write_tombstone(&tombstones, &change, &meta, now_ms)?;
+                                state.local = LocalVersion::Deleted(meta.clone());
+                            }
                             LocalVersion::Absent => {}
                         }
                     }
@@ -181,7 +230,7 @@ async fn apply_in(
             RemoteDecision::KeepLocal => {}
         }
         if decision.is_conflict() {
-            if let Some((stored, local_op)) = local.meta() {
+            if let Some((stored, local_op)) = previous.meta() {
                 let conflict = Conflict {
                     table_name: change.table_name.clone(),
                     pk: change.pk.clone(),
@@ -206,28 +255,33 @@ async fn apply_in(
     Ok(report)
 }
 
+/// Writes a remote version; returns what the store now holds for the record.
 fn write_version(
     table: &web_sys::IdbObjectStore,
     tombstones: &web_sys::IdbObjectStore,
+    tombstoned: bool,
     change: &SyncChange<JsPayload>,
     meta: &StoredMeta,
     now_ms: u64,
-) -> SyncResult<()> {
+) -> SyncResult<(LocalVersion, JsValue)> {
     let key = record_key(&change.table_name, &change.pk);
     match (&change.op, &change.payload) {
         (OpKind::Put, Some(payload)) => {
             let value = stored_record(&payload.0, &change.pk, meta)?;
             table.put(&value).map_err(|e| idb::storage_error("writing a record", &e))?;
-            tombstones.delete(&key).map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
+            if tombstoned {
+                tombstones.delete(&key).map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
+            }
+            Ok((LocalVersion::Live(meta.clone()), value))
         }
         _ => {
             table
                 .delete(&JsValue::from_str(&change.pk))
                 .map_err(|e| idb::storage_error("deleting a record", &e))?;
             write_tombstone(tombstones, change, meta, now_ms)?;
+            Ok((LocalVersion::Deleted(meta.clone()), JsValue::UNDEFINED))
         }
     }
-    Ok(())
 }
 
 fn write_tombstone(

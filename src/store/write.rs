@@ -5,13 +5,14 @@ use super::records::{
     byte_size, entry_to_js, from_stored, local_version, stored_record, StoredEntry, StoredMeta, Tombstone,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, read_state, record_key, write_state, Store};
+use super::{abort, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
 use crate::idb;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use synclane_core::outbox::{coalesce_with, Coalesce, OpState};
 use synclane_core::{next_clock, ChangeStamp, OpKind, SyncResult};
 use wasm_bindgen::JsValue;
-use web_sys::IdbTransaction;
+use web_sys::{IdbObjectStore, IdbTransaction};
 
 /// One local write, already checked for shape by the caller.
 pub struct LocalWrite {
@@ -74,70 +75,131 @@ pub async fn write_batch(
     }
 }
 
+/// What the batch knows about one record: its clock, and the newest outbox entry for it,
+/// either read from the store or written earlier in this batch (then not yet put).
+struct KeyState {
+    /// The highest clock seen for the record (`None`: never seen).
+    clock: Option<u64>,
+    /// Whether the store holds a tombstone for the record (a put must clear it).
+    tombstoned: bool,
+    newest: Option<StoredEntry>,
+    /// The entry this batch will put for the record, with its payload.
+    queued: Option<(StoredEntry, Option<JsValue>)>,
+}
+
+/// The reads one record needs, issued before any is awaited so the batch costs one round trip
+/// rather than one per write.
+struct KeyReads {
+    record: web_sys::IdbRequest,
+    tombstone: web_sys::IdbRequest,
+    entries: web_sys::IdbRequest,
+}
+
 async fn write_in(
     tx: &IdbTransaction,
     writes: Vec<LocalWrite>,
     stamp: &mut dyn FnMut(u64) -> ChangeStamp,
     now_ms: u64,
 ) -> SyncResult<WriteOutcome> {
+    let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
     let tombstones = object_store(tx, TOMBSTONES)?;
     let pending = object_store(tx, PENDING_OPS)?;
     let by_record =
         pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
-    let mut totals: OutboxTotals = read_state(tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+    let mut tables: HashMap<String, IdbObjectStore> = HashMap::new();
+    for write in &writes {
+        if !tables.contains_key(&write.table) {
+            tables.insert(write.table.clone(), object_store(tx, &write.table)?);
+        }
+    }
+    let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
+
+    // Every record's reads go out first; the records keep the order of their first write.
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut reads: HashMap<(String, String), KeyReads> = HashMap::new();
+    for write in &writes {
+        let id = (write.table.clone(), write.pk.clone());
+        if reads.contains_key(&id) {
+            continue;
+        }
+        let key = record_key(&write.table, &write.pk);
+        let table = &tables[&write.table];
+        reads.insert(
+            id.clone(),
+            KeyReads {
+                record: table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?,
+                tombstone: tombstones.get(&key).map_err(err("reading a tombstone"))?,
+                entries: by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?,
+            },
+        );
+        order.push(id);
+    }
+    let mut totals: OutboxTotals =
+        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
+            .unwrap_or_default();
+    let mut states: HashMap<(String, String), KeyState> = HashMap::with_capacity(order.len());
+    for id in &order {
+        let r = &reads[id];
+        let record = idb::request(&r.record, "reading a record").await?;
+        let tombstone = idb::request(&r.tombstone, "reading a tombstone").await?;
+        let entries = idb::request(&r.entries, "reading the outbox").await?;
+        let newest = js_sys::Array::from(&entries)
+            .iter()
+            .map(|e| from_stored::<StoredEntry>(e, "outbox entry"))
+            .collect::<SyncResult<Vec<_>>>()?
+            .into_iter()
+            .max_by_key(|e| e.seq.unwrap_or(0));
+        let clock = local_version(&record, &tombstone)?.clock();
+        let tombstoned = tombstone.is_object();
+        states.insert(id.clone(), KeyState { clock, tombstoned, newest, queued: None });
+    }
+
     let mut captured = Vec::with_capacity(writes.len());
     let mut last_hlc = None;
     for write in writes {
-        let table = object_store(tx, &write.table)?;
+        let id = (write.table.clone(), write.pk.clone());
+        let state = states.get_mut(&id).expect("every record was read");
+        let table = &tables[&write.table];
         let key = record_key(&write.table, &write.pk);
-        let pk = JsValue::from_str(&write.pk);
-        let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
-        let record_req = table.get(&pk).map_err(err("reading a record"))?;
-        let tomb_req = tombstones.get(&key).map_err(err("reading a tombstone"))?;
-        let entries_req = by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?;
-        let record = idb::request(&record_req, "reading a record").await?;
-        let tombstone = idb::request(&tomb_req, "reading a tombstone").await?;
-        let entries = idb::request(&entries_req, "reading the outbox").await?;
-
-        let current = local_version(&record, &tombstone)?;
-        let stamp = stamp(next_clock(current.clock()));
+        let stamp = stamp(next_clock(state.clock));
+        state.clock = Some(stamp.clock);
         let meta = StoredMeta::new(&stamp, None);
         let payload_size = match (&write.op, &write.record) {
             (OpKind::Put, Some(payload)) => {
                 let value = stored_record(payload, &write.pk, &meta)?;
                 table.put(&value).map_err(err("writing a record"))?;
-                tombstones.delete(&key).map_err(err("clearing a tombstone"))?;
+                if state.tombstoned {
+                    tombstones.delete(&key).map_err(err("clearing a tombstone"))?;
+                    state.tombstoned = false;
+                }
                 byte_size(payload)
             }
             _ => {
-                table.delete(&pk).map_err(err("deleting a record"))?;
+                table.delete(&JsValue::from_str(&write.pk)).map_err(err("deleting a record"))?;
                 let tombstone = Tombstone {
-                    key: (write.table.clone(), write.pk.clone()),
+                    key: id.clone(),
                     table_name: write.table.clone(),
                     pk: write.pk.clone(),
                     meta: meta.clone(),
                     deleted_at: now_ms,
                 };
                 tombstones.put(&crate::interop::to_js(&tombstone)?).map_err(err("writing a tombstone"))?;
+                state.tombstoned = true;
                 0
             }
         };
 
-        let newest: Option<StoredEntry> = js_sys::Array::from(&entries)
-            .iter()
-            .map(|e| from_stored::<StoredEntry>(e, "outbox entry"))
-            .collect::<SyncResult<Vec<_>>>()?
-            .into_iter()
-            .max_by_key(|e| e.seq.unwrap_or(0));
-        let decision =
-            coalesce_with(newest.as_ref().map(|e| (e.state, e.seq.unwrap_or(0), e.op_id.as_str())));
+        let newest = state.queued.as_ref().map(|(e, _)| e).or(state.newest.as_ref());
+        let decision = coalesce_with(newest.map(|e| (e.state, e.seq.unwrap_or(0), e.op_id.as_str())));
         let (seq, replaced_op_id) = match decision {
             Coalesce::Append => (None, None),
-            Coalesce::Replace { replaced_op_id, seq } => {
-                let old = newest.as_ref().map_or(0, |e| e.byte_size);
+            Coalesce::Replace { replaced_op_id, .. } => {
+                let old = newest.map_or(0, |e| e.byte_size);
                 totals.bytes = totals.bytes.saturating_sub(old);
                 totals.count = totals.count.saturating_sub(1);
-                (Some(seq), Some(replaced_op_id))
+                // The replaced entry keeps its place in the queue (an entry queued earlier in
+                // this batch has no place yet and takes one when it is put).
+                (newest.and_then(|e| e.seq), Some(replaced_op_id))
             }
         };
         let entry = StoredEntry {
@@ -154,10 +216,10 @@ async fn write_in(
             created_at: now_ms,
             last_error: None,
         };
-        let payload = if write.op == OpKind::Put { write.record.as_ref() } else { None };
-        pending.put(&entry_to_js(&entry, payload)?).map_err(err("writing the outbox"))?;
         totals.bytes += entry.byte_size;
         totals.count += 1;
+        let payload = if write.op == OpKind::Put { write.record } else { None };
+        state.queued = Some((entry, payload));
         last_hlc = Some(stamp.hlc.clone());
         captured.push(Captured {
             op_id: stamp.op_id,
@@ -168,6 +230,12 @@ async fn write_in(
             hlc: stamp.hlc,
             replaced_op_id,
         });
+    }
+    // One outbox entry per record written: later writes in the batch replaced earlier ones.
+    for id in &order {
+        if let Some((entry, payload)) = states.get_mut(id).and_then(|s| s.queued.take()) {
+            pending.put(&entry_to_js(&entry, payload.as_ref())?).map_err(err("writing the outbox"))?;
+        }
     }
     write_state(tx, OUTBOX_TOTALS, &totals)?;
     if let Some(hlc) = &last_hlc {
