@@ -27,7 +27,7 @@ export type SyncPhase =
 export type ChangeSource = 'pull' | 'subscription';
 
 /** Why a sync was asked for (the core's `SyncTrigger` wire names). */
-export type SyncTrigger = 'manual' | 'interval' | 'startup' | 'online' | 'localWrite' | 'visibility' | 'remote';
+export type SyncTrigger = 'manual' | 'interval' | 'startup' | 'online' | 'localWrite' | 'visibility' | 'remote' | 'retry';
 
 /** Why a sync did not start (the core's `DecisionReason` wire names, less `ready`). */
 export type SyncBlockReason =
@@ -104,6 +104,8 @@ export interface SyncHookMap {
     retryAt?: number;
     /** The ops concerned, for push failures. */
     opIds?: string[];
+    /** True when the error hit a bootstrap or a rescan, which apps may report differently. */
+    duringBootstrap: boolean;
   };
   /** Remote changes arrived, before they are applied. */
   'sync.pull:action:received': {
@@ -275,6 +277,7 @@ export interface SyncHookMap {
     jobId: string;
     workspaceId: string;
     kind: SyncJobKind;
+    trigger: SyncTrigger;
     durationMs: number;
     pushed: number;
     pulled: number;
@@ -284,6 +287,7 @@ export interface SyncHookMap {
     jobId: string;
     workspaceId: string;
     kind: SyncJobKind;
+    trigger: SyncTrigger;
     durationMs: number;
     error: SyncError;
   };

@@ -10,7 +10,7 @@
 
 import type { EngineCore } from './wasm/synclane.js';
 import { deriveStatus, evaluatePolicy } from './wasm/synclane.js';
-import type { HookEmitter, SyncHookMap, SyncTrigger, SubscriptionStatus } from './hooks.js';
+import type { HookEmitter, SyncHookMap, SyncPhase, SyncTrigger, SubscriptionStatus } from './hooks.js';
 import { SyncError, isTransient, toSyncError } from './errors.js';
 import type { PendingOp, PullResponse, PushResult, SyncChange, SyncProvider, SyncScope } from './types.js';
 
@@ -118,6 +118,10 @@ export class SyncRunner {
   #unsubscribe: (() => void) | undefined;
   #subscription: SubscriptionStatus = 'disconnected';
   #lastGc = 0;
+  /** A request that came while a sync ran, to honour once it ends (it may have pulled too early). */
+  #rerun: SyncTrigger | undefined;
+  /** What the running job is doing, for error events. */
+  #phase: SyncPhase = 'pull';
   #detach: Array<() => void> = [];
 
   constructor(
@@ -169,16 +173,20 @@ export class SyncRunner {
 
   /** Asks the policy, and runs a sync when it says start. Resolves when that sync ends. */
   async request(trigger: SyncTrigger): Promise<SyncDecision & { report?: SyncReport }> {
-    if (this.#running) {
-      // One sync at a time: a request while one runs is skipped, as the policy says.
-      return { action: 'skip', reason: 'already_syncing' };
-    }
     await this.#refreshState();
+    // From here to setting #running nothing awaits, so two requests cannot both start a sync:
+    // the second one sees the first running (the policy's one-sync-at-a-time rule).
+    this.#state.syncing = this.#running !== undefined;
     const now = Date.now();
     const decision = evaluatePolicy(this.#state, trigger, now, this.#policyConfig) as SyncDecision;
     if (decision.reason === 'other_tab') {
       this.#handOver(trigger);
       return decision;
+    }
+    if (decision.reason === 'already_syncing' && trigger !== 'interval') {
+      // The running sync may have pulled before this change arrived, or pushed before this
+      // write was made: one more sync follows it.
+      this.#rerun ??= trigger;
     }
     if (decision.action !== 'start') {
       this.#hooks.emit('sync.job.blocked', {
@@ -189,12 +197,15 @@ export class SyncRunner {
         ...(decision.cooldownMs !== undefined && { cooldownMs: decision.cooldownMs }),
         ...(decision.blockedUntilMs !== undefined && { blockedUntil: decision.blockedUntilMs }),
       });
-      if (decision.blockedUntilMs !== undefined) this.#wakeAt(decision.blockedUntilMs, 'interval');
+      if (decision.blockedUntilMs !== undefined) this.#wakeAt(decision.blockedUntilMs, 'retry');
       return decision;
     }
     if (trigger === 'manual') this.#state.lastManualRequestMs = now;
     this.#running = this.#job(trigger).finally(() => {
       this.#running = undefined;
+      const again = this.#rerun;
+      this.#rerun = undefined;
+      if (again && this.#started && this.#leader) void this.request(again);
     });
     const report = await this.#running;
     return { ...decision, report };
@@ -217,6 +228,7 @@ export class SyncRunner {
         jobId,
         workspaceId: this.#workspaceId,
         kind: 'sync',
+        trigger,
         durationMs: Date.now() - started,
         pushed: report.pushed,
         pulled: report.pulled,
@@ -232,13 +244,14 @@ export class SyncRunner {
       }
       this.#hooks.emit('sync.error:action', {
         workspaceId: this.#workspaceId,
-        phase: 'pull',
+        phase: this.#phase,
+        duringBootstrap: this.#phase === 'bootstrap' || this.#phase === 'rescan',
         error: err,
         transient: isTransient(err.code),
         willRetry: this.#started && isTransient(err.code),
       });
-      this.#hooks.emit('sync.job.failed', { jobId, workspaceId: this.#workspaceId, kind: 'sync', durationMs: Date.now() - started, error: err });
-      if (this.#started && isTransient(err.code) && err.code !== 'rate_limited') this.#wakeIn(RECONNECT_MS[1]!, 'interval');
+      this.#hooks.emit('sync.job.failed', { jobId, workspaceId: this.#workspaceId, kind: 'sync', trigger, durationMs: Date.now() - started, error: err });
+      if (this.#started && isTransient(err.code) && err.code !== 'rate_limited') this.#wakeIn(RECONNECT_MS[1]!, 'retry');
     } finally {
       this.#state.syncing = false;
       this.#progress = undefined;
@@ -253,7 +266,7 @@ export class SyncRunner {
     this.#state.blockedUntilMs = until;
     this.#hooks.emit('sync.job.blocked', { workspaceId: this.#workspaceId, kind: 'sync', trigger, reason: 'rate_limited', blockedUntil: until });
     // Resumes by itself once the provider allows it again.
-    this.#wakeAt(until, 'interval');
+    this.#wakeAt(until, 'retry');
   }
 
   async #call<T>(provider: SyncProvider, kind: 'push' | 'pull' | 'updateCursor', run: () => Promise<T>, size: (value: T) => { ops?: number; changes?: number } = () => ({})): Promise<T> {
@@ -277,6 +290,7 @@ export class SyncRunner {
       await this.#rescan(provider, report, cursor.cursor);
     } else {
       const bootstrapping = cursor.phase !== 'live';
+      this.#phase = bootstrapping ? 'bootstrap' : 'pull';
       const started = Date.now();
       let floor: number | undefined;
       let pulled = 0;
@@ -321,6 +335,7 @@ export class SyncRunner {
       }
     }
     const final = ((await this.#core.cursorState()) as { cursor: number }).cursor;
+    this.#phase = 'cursor';
     await this.#call(provider, 'updateCursor', () => provider.updateCursor(scope, this.#core.deviceId, final));
   }
 
@@ -368,6 +383,7 @@ export class SyncRunner {
   async #rescan(provider: SyncProvider, report: SyncReport, fromCursor: number, restarts = 0): Promise<void> {
     const scope: SyncScope = { workspaceId: this.#workspaceId };
     const started = Date.now();
+    this.#phase = 'rescan';
     this.#hooks.emit('sync.rescan:action:starting', { workspaceId: this.#workspaceId, reason: 'cursor_expired', fromCursor });
     await this.#core.beginRescan();
     let cursor = 0;
@@ -451,6 +467,7 @@ export class SyncRunner {
   /** Pushes due batches until none is left; returns whether anything was pushed. */
   async #pushAll(provider: SyncProvider, report: SyncReport, jobId: string): Promise<boolean> {
     const scope: SyncScope = { workspaceId: this.#workspaceId };
+    this.#phase = 'push';
     let pushedAny = false;
     for (;;) {
       const batch = (await this.#core.takeBatch()) as Array<{ seq: number; op: PendingOp }>;
@@ -469,6 +486,7 @@ export class SyncRunner {
         this.#hooks.emit('sync.error:action', {
           workspaceId: this.#workspaceId,
           phase: 'push',
+          duringBootstrap: false,
           error: err,
           transient: true,
           willRetry: true,
@@ -504,7 +522,7 @@ export class SyncRunner {
       for (const opId of settled.failed) {
         const outcome = result.results.find((r) => r.opId === opId);
         const err = new SyncError((outcome?.error?.code ?? 'rejected') as never, outcome?.error?.message ?? 'the server refused the op');
-        this.#hooks.emit('sync.error:action', { workspaceId: this.#workspaceId, phase: 'push', error: err, transient: false, willRetry: false, opIds: [opId] });
+        this.#hooks.emit('sync.error:action', { workspaceId: this.#workspaceId, phase: 'push', error: err, transient: false, willRetry: false, opIds: [opId], duringBootstrap: false });
       }
     }
   }
@@ -514,7 +532,7 @@ export class SyncRunner {
     if (!this.#started || !this.#leader) return;
     const outbox = (await this.#core.outbox()) as { entries: Array<{ state: string; nextAttemptAt: number }> };
     const due = outbox.entries.filter((e) => e.state === 'pending').map((e) => e.nextAttemptAt);
-    if (due.length > 0) this.#wakeAt(Math.min(...due), 'interval');
+    if (due.length > 0) this.#wakeAt(Math.min(...due), 'retry');
   }
 
   #wakeAt(at: number, trigger: SyncTrigger): void {

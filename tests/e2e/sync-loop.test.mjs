@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startStaticServer } from '../../scripts/static-server.mjs';
 import { launchBrowser } from './support/browser.mjs';
+import { inPage as runInPage } from './support/scenario.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let server;
@@ -22,27 +23,7 @@ after(async () => {
   await server?.close();
 });
 
-/** Runs `scenario` (a function of the synclane module) in a fresh page. */
-async function inPage(scenario, arg) {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.url}/tests/e2e/support/blank.html`);
-  await page.addScriptTag({ type: 'module', content: `
-    import * as synclane from '/dist/npm/dist/index.js';
-    await synclane.initSynclane();
-    window.synclane = synclane;
-    window.openDevice = (name, provider, extra = {}) => synclane.SyncEngine.open({
-      workspaceId: 'e2e', dbName: 'e2e-' + name + '-' + Math.random(), tables: ['notes'], provider,
-      sync: { manualCooldownMs: 0 }, ...extra,
-    });
-    window.ready = true;` });
-  await page.waitForFunction(() => window.ready === true);
-  const result = await page.evaluate(scenario, arg);
-  await page.close();
-  assert.deepEqual(errors, []);
-  return result;
-}
+const inPage = (scenario, arg) => runInPage(browser, server.url, scenario, arg);
 
 test('two devices edit offline, reconnect and converge with the same winners', async () => {
   const result = await inPage(async () => {

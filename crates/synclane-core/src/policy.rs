@@ -32,11 +32,14 @@ pub enum SyncTrigger {
     Visibility,
     /// The server signalled that it has new changes for this workspace.
     Remote,
+    /// Something the engine waited for came due: a backed-off op, the end of a rate limit, or
+    /// the retry of a sync that failed on a transient error.
+    Retry,
 }
 
 impl SyncTrigger {
     /// Every trigger, for exhaustive tests and for exporting the list to other languages.
-    pub const ALL: [SyncTrigger; 7] = [
+    pub const ALL: [SyncTrigger; 8] = [
         SyncTrigger::Manual,
         SyncTrigger::Interval,
         SyncTrigger::Startup,
@@ -44,6 +47,7 @@ impl SyncTrigger {
         SyncTrigger::LocalWrite,
         SyncTrigger::Visibility,
         SyncTrigger::Remote,
+        SyncTrigger::Retry,
     ];
 
     /// The stable wire name, e.g. `localWrite`.
@@ -56,6 +60,7 @@ impl SyncTrigger {
             SyncTrigger::LocalWrite => "localWrite",
             SyncTrigger::Visibility => "visibility",
             SyncTrigger::Remote => "remote",
+            SyncTrigger::Retry => "retry",
         }
     }
 
@@ -365,11 +370,14 @@ pub fn evaluate(
                 None => SyncDecision::start(),
             }
         }
-        // 9. These mean the world may have changed (we were away, or the server says so), so
-        // they always deserve a sync once the hard rules pass.
-        SyncTrigger::Startup | SyncTrigger::Online | SyncTrigger::Visibility | SyncTrigger::Remote => {
-            SyncDecision::start()
-        }
+        // 9. These mean the world may have changed (we were away, or the server says so), or
+        // that work the engine deferred is due, so they always deserve a sync once the hard
+        // rules pass.
+        SyncTrigger::Startup
+        | SyncTrigger::Online
+        | SyncTrigger::Visibility
+        | SyncTrigger::Remote
+        | SyncTrigger::Retry => SyncDecision::start(),
     }
 }
 
@@ -545,9 +553,13 @@ mod tests {
         assert_eq!(reason(&state, SyncTrigger::Interval), DecisionReason::RecentlySynced);
         // An empty outbox is reported before the debounce.
         assert_eq!(reason(&state, SyncTrigger::LocalWrite), DecisionReason::NothingToPush);
-        for trigger in
-            [SyncTrigger::Startup, SyncTrigger::Online, SyncTrigger::Visibility, SyncTrigger::Remote]
-        {
+        for trigger in [
+            SyncTrigger::Startup,
+            SyncTrigger::Online,
+            SyncTrigger::Visibility,
+            SyncTrigger::Remote,
+            SyncTrigger::Retry,
+        ] {
             assert_eq!(reason(&state, trigger), DecisionReason::Ready);
         }
     }
@@ -630,7 +642,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_9_startup_online_visibility_remote_always_start_when_allowed() {
+    fn rule_9_startup_online_visibility_remote_retry_always_start_when_allowed() {
         let state = PolicyState {
             last_manual_request_ms: Some(1_000),
             last_sync_completed_ms: Some(1_000),
@@ -638,9 +650,13 @@ mod tests {
             pending_ops: 0,
             ..ready()
         };
-        for trigger in
-            [SyncTrigger::Startup, SyncTrigger::Online, SyncTrigger::Visibility, SyncTrigger::Remote]
-        {
+        for trigger in [
+            SyncTrigger::Startup,
+            SyncTrigger::Online,
+            SyncTrigger::Visibility,
+            SyncTrigger::Remote,
+            SyncTrigger::Retry,
+        ] {
             assert_eq!(eval(&state, trigger, 1_000), SyncDecision::start(), "{}", trigger.as_str());
         }
     }

@@ -1,0 +1,34 @@
+// Runs a scenario in a fresh page that loaded the built npm package as `window.synclane`, with
+// `window.openDevice(name, provider, extra)` opening an engine on its own database.
+import assert from 'node:assert/strict';
+
+export async function inPage(browser, serverUrl, scenario, arg) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${serverUrl}/tests/e2e/support/blank.html`);
+  await page.addScriptTag({ type: 'module', content: `
+    import * as synclane from '/dist/npm/dist/index.js';
+    await synclane.initSynclane();
+    window.synclane = synclane;
+    window.openDevice = (name, provider, extra = {}) => synclane.SyncEngine.open({
+      workspaceId: 'e2e', dbName: 'e2e-' + name + '-' + Math.random(), tables: ['notes'], provider,
+      ...extra, sync: { manualCooldownMs: 0, ...extra.sync },
+    });
+    window.sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    window.until = async (what, check, timeoutMs = 10_000) => {
+      const started = Date.now();
+      while (!(await check())) {
+        if (Date.now() - started > timeoutMs) throw new Error('timed out waiting for ' + what);
+        await window.sleep(20);
+      }
+    };
+    window.ready = true;` });
+  await page.waitForFunction(() => window.ready === true);
+  try {
+    return await page.evaluate(scenario, arg);
+  } finally {
+    await page.close();
+    assert.deepEqual(errors, []);
+  }
+}
