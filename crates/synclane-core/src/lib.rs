@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod plan;
 pub mod policy;
 pub mod server;
+pub mod server_rules;
 pub mod stamp;
 pub mod status;
 pub mod validate;

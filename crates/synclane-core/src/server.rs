@@ -18,50 +18,16 @@
 //! no record when it finally arrives and resurrect it; with it, the conflict rule still sees
 //! the delete and the late write is superseded.
 
-use crate::change::{
-    Payload, PendingOp, PullRequest, PullResponse, PushBatch, PushOpResult, PushResult, PushStatus,
-    SyncChange, SyncScope,
+use crate::change::{Payload, PullRequest, PullResponse, PushBatch, PushResult, SyncScope};
+use crate::error::SyncResult;
+use crate::server_rules::{
+    apply_push, assemble_page, check_cursor_update, check_pull, check_scope, is_purgeable, purge_horizon,
+    validate_push, PushState, RecordId,
 };
-use crate::conflict::{incoming_wins, VersionRef};
-use crate::error::{ErrorCode, SyncError, SyncResult};
 use crate::stamp::{ChangeStamp, OpKind};
-use crate::validate::{validate_typed_ops, ValidationContext, ValidationLimits};
 use std::collections::{BTreeMap, HashMap};
 
-/// Server rules that can be tuned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// How long a tombstone is kept at least, so slow devices still learn of the delete.
-    pub tombstone_retention_ms: u64,
-    /// A device not seen for this long no longer holds back tombstone purging; if it comes back
-    /// below the floor, it rescans.
-    pub device_ttl_ms: u64,
-    /// The largest page a pull returns.
-    pub max_pull_limit: u32,
-    pub limits: ValidationLimits,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        const DAY: u64 = 24 * 60 * 60 * 1000;
-        ServerConfig {
-            tombstone_retention_ms: 7 * DAY,
-            device_ttl_ms: 30 * DAY,
-            max_pull_limit: 1000,
-            limits: ValidationLimits::default(),
-        }
-    }
-}
-
-/// One stored version of a record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredVersion<P> {
-    pub op: OpKind,
-    pub payload: Option<P>,
-    pub stamp: ChangeStamp,
-    pub server_version: u64,
-    pub stored_at_ms: u64,
-}
+pub use crate::server_rules::{ServerConfig, StoredVersion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DeviceCursor {
@@ -72,13 +38,13 @@ struct DeviceCursor {
 #[derive(Debug, Clone)]
 struct Workspace<P> {
     version: u64,
-    records: HashMap<(String, String), StoredVersion<P>>,
-    log: BTreeMap<u64, (String, String)>,
+    records: HashMap<RecordId, StoredVersion<P>>,
+    log: BTreeMap<u64, RecordId>,
     seen_ops: HashMap<String, Option<u64>>,
     devices: HashMap<String, DeviceCursor>,
     floor: u64,
     // Stamps of purged tombstones, so late writes cannot resurrect what they deleted.
-    purged: HashMap<(String, String), ChangeStamp>,
+    purged: HashMap<RecordId, ChangeStamp>,
 }
 
 impl<P> Default for Workspace<P> {
@@ -92,6 +58,42 @@ impl<P> Default for Workspace<P> {
             floor: 0,
             purged: HashMap::new(),
         }
+    }
+}
+
+impl<P> PushState<P> for Workspace<P> {
+    fn seen_op(&self, op_id: &str) -> Option<Option<u64>> {
+        self.seen_ops.get(op_id).copied()
+    }
+
+    fn current(&self, key: &RecordId) -> Option<&StoredVersion<P>> {
+        self.records.get(key)
+    }
+
+    fn purged(&self, key: &RecordId) -> Option<&ChangeStamp> {
+        self.purged.get(key)
+    }
+
+    fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    fn next_version(&mut self) -> u64 {
+        self.version += 1;
+        self.version
+    }
+
+    fn remember_op(&mut self, op_id: String, applied_at: Option<u64>) {
+        self.seen_ops.insert(op_id, applied_at);
+    }
+
+    fn store(&mut self, key: RecordId, version: StoredVersion<P>) {
+        if let Some(previous) = self.records.get(&key) {
+            self.log.remove(&previous.server_version);
+        }
+        self.purged.remove(&key);
+        self.log.insert(version.server_version, key.clone());
+        self.records.insert(key, version);
     }
 }
 
@@ -130,17 +132,9 @@ impl<P: Payload> MemoryServer<P> {
     /// with nothing stored. Each op is then applied, deduplicated or superseded by the
     /// conflict rule.
     pub fn push(&mut self, batch: PushBatch<P>, now_ms: u64) -> SyncResult<PushResult<P>> {
-        let mut ctx = ValidationContext::new(None, now_ms);
-        ctx.limits = self.config.limits;
-        validate_typed_ops(&batch.ops, &ctx)?;
-        if batch.device_id.is_empty() {
-            return Err(SyncError::invalid_change("deviceId must not be empty"));
-        }
+        validate_push(&batch, &self.config, now_ms)?;
         let ws = self.workspace_mut(&batch.scope)?;
-        let mut results = Vec::with_capacity(batch.ops.len());
-        for op in batch.ops {
-            results.push(apply_op(ws, op, now_ms));
-        }
+        let results = apply_push(ws, batch.ops, now_ms);
         // Pushing keeps a known device active; only pulls (update_cursor) register a cursor.
         if let Some(device) = ws.devices.get_mut(&batch.device_id) {
             device.seen_at_ms = now_ms;
@@ -150,61 +144,21 @@ impl<P: Payload> MemoryServer<P> {
 
     /// One page of the changes after `request.cursor`, ascending by server version.
     pub fn pull(&mut self, request: &PullRequest, now_ms: u64) -> SyncResult<PullResponse<P>> {
-        if request.limit == 0 {
-            return Err(SyncError::invalid_argument("limit must be at least 1"));
-        }
-        let limit = request.limit.min(self.config.max_pull_limit) as usize;
+        let config = self.config;
         let ws = self.workspace_mut(&request.scope)?;
-        if request.cursor > ws.version {
-            return Err(SyncError::new(
-                ErrorCode::CursorExpired,
-                format!(
-                    "cursor {} is ahead of the server ({}); the server's data was reset",
-                    request.cursor, ws.version
-                ),
-            ));
-        }
-        // Below the floor a client may have missed purged deletions, unless it holds nothing
-        // from before (the first page of a snapshot) or the floor has not risen since its
-        // sequence began.
-        let fresh_snapshot = request.snapshot && request.cursor == 0;
-        let floor_unchanged = request.retention_floor.is_some_and(|seen| seen >= ws.floor);
-        if request.cursor < ws.floor && !fresh_snapshot && !floor_unchanged {
-            return Err(SyncError::new(
-                ErrorCode::CursorExpired,
-                format!("cursor {} is below the retention floor {}; rescan from 0", request.cursor, ws.floor),
-            ));
-        }
+        let limit = check_pull(request, ws.version, ws.floor, &config)?;
         if let Some(device_id) = &request.device_id {
             if let Some(device) = ws.devices.get_mut(device_id) {
                 device.seen_at_ms = now_ms;
             }
         }
-        let mut changes = Vec::with_capacity(limit.min(ws.log.len()));
-        let mut next_cursor = request.cursor;
-        let mut has_more = false;
-        let mut remaining = 0u64;
-        for (&version, key) in ws.log.range(request.cursor + 1..) {
-            remaining += 1;
-            if changes.len() == limit {
-                has_more = true;
-                continue;
-            }
-            next_cursor = version;
-            if let Some(tables) = &request.tables {
-                if !tables.iter().any(|t| t == &key.0) {
-                    continue;
-                }
-            }
-            if let Some(stored) = ws.records.get(key) {
-                changes.push(to_change(key, stored));
-            }
-        }
-        if !has_more {
-            // Everything up to the head has been delivered, including versions compacted away.
-            next_cursor = ws.version;
-        }
-        Ok(PullResponse { changes, next_cursor, has_more, total: Some(remaining), retention_floor: ws.floor })
+        let after = ws.log.range(request.cursor + 1..);
+        let remaining = after.clone().count() as u64;
+        let rows = after
+            .take(limit + 1)
+            .filter_map(|(_, key)| ws.records.get(key).map(|stored| (key.clone(), stored.clone())))
+            .collect();
+        Ok(assemble_page(request, rows, limit, remaining, ws.version, ws.floor))
     }
 
     /// Records how far a device has pulled; it never moves backwards.
@@ -215,16 +169,8 @@ impl<P: Payload> MemoryServer<P> {
         version: u64,
         now_ms: u64,
     ) -> SyncResult<()> {
-        if device_id.is_empty() {
-            return Err(SyncError::invalid_argument("deviceId must not be empty"));
-        }
         let ws = self.workspace_mut(scope)?;
-        if version > ws.version {
-            return Err(SyncError::invalid_argument(format!(
-                "cursor {version} is ahead of the server ({})",
-                ws.version
-            )));
-        }
+        check_cursor_update(scope, device_id, version, ws.version)?;
         let device =
             ws.devices.entry(device_id.to_owned()).or_insert(DeviceCursor { version: 0, seen_at_ms: now_ms });
         device.version = device.version.max(version);
@@ -238,20 +184,14 @@ impl<P: Payload> MemoryServer<P> {
         let config = self.config;
         let mut purged = 0;
         for ws in self.workspaces.values_mut() {
-            let active_min = ws
-                .devices
-                .values()
-                .filter(|d| now_ms.saturating_sub(d.seen_at_ms) < config.device_ttl_ms)
-                .map(|d| d.version)
-                .min()
-                .unwrap_or(ws.version);
+            let horizon =
+                purge_horizon(ws.devices.values().map(|d| (d.version, d.seen_at_ms)), ws.version, now_ms, &config);
             let doomed: Vec<u64> = ws
                 .log
-                .range(..=active_min)
+                .range(..=horizon)
                 .filter_map(|(&version, key)| {
                     let stored = ws.records.get(key)?;
-                    let old = now_ms.saturating_sub(stored.stored_at_ms) >= config.tombstone_retention_ms;
-                    (stored.op == OpKind::Delete && old).then_some(version)
+                    is_purgeable(stored, horizon, now_ms, &config).then_some(version)
                 })
                 .collect();
             for version in doomed {
@@ -308,96 +248,11 @@ impl<P: Payload> MemoryServer<P> {
     }
 }
 
-fn check_scope(scope: &SyncScope) -> SyncResult<()> {
-    if scope.workspace_id.is_empty() || scope.workspace_id.len() > 256 {
-        return Err(SyncError::invalid_argument("workspaceId must be 1 to 256 bytes"));
-    }
-    Ok(())
-}
-
-fn apply_op<P: Payload>(ws: &mut Workspace<P>, op: PendingOp<P>, now_ms: u64) -> PushOpResult<P> {
-    let op_id = op.stamp.op_id.clone();
-    let key = (op.table_name, op.pk);
-    if let Some(&first) = ws.seen_ops.get(&op_id) {
-        // A retry of an op seen before. If the record has moved on since, report its current
-        // version too: the pusher may have kept its op through a rescan and never see it.
-        let current = current_change(ws, &key).filter(|c| c.stamp.op_id != op_id);
-        return PushOpResult {
-            op_id,
-            status: PushStatus::Duplicate,
-            server_version: first,
-            error: None,
-            current,
-        };
-    }
-    let current = match ws.records.get(&key) {
-        Some(stored) => Some(VersionRef::new(&stored.stamp, stored.op)),
-        None => ws.purged.get(&key).map(|stamp| VersionRef::new(stamp, OpKind::Delete)),
-    };
-    let wins = incoming_wins(VersionRef::new(&op.stamp, op.op), current);
-    if !wins {
-        ws.seen_ops.insert(op_id.clone(), None);
-        let current = current_change(ws, &key);
-        return PushOpResult {
-            op_id,
-            status: PushStatus::Superseded,
-            server_version: None,
-            error: None,
-            current,
-        };
-    }
-    ws.version += 1;
-    let version = ws.version;
-    if let Some(previous) = ws.records.get(&key) {
-        ws.log.remove(&previous.server_version);
-    }
-    ws.purged.remove(&key);
-    ws.log.insert(version, key.clone());
-    let payload = if op.op == OpKind::Put { op.payload } else { None };
-    ws.records.insert(
-        key,
-        StoredVersion { op: op.op, payload, stamp: op.stamp, server_version: version, stored_at_ms: now_ms },
-    );
-    ws.seen_ops.insert(op_id.clone(), Some(version));
-    PushOpResult {
-        op_id,
-        status: PushStatus::Applied,
-        server_version: Some(version),
-        error: None,
-        current: None,
-    }
-}
-
-/// The current version of a record as a change, purged tombstones included (reported at the
-/// retention floor, since they have no log entry any more).
-fn current_change<P: Clone>(ws: &Workspace<P>, key: &(String, String)) -> Option<SyncChange<P>> {
-    match ws.records.get(key) {
-        Some(stored) => Some(to_change(key, stored)),
-        None => ws.purged.get(key).map(|stamp| SyncChange {
-            table_name: key.0.clone(),
-            pk: key.1.clone(),
-            op: OpKind::Delete,
-            payload: None,
-            server_version: ws.floor.max(1),
-            stamp: stamp.clone(),
-        }),
-    }
-}
-
-fn to_change<P: Clone>(key: &(String, String), stored: &StoredVersion<P>) -> SyncChange<P> {
-    SyncChange {
-        table_name: key.0.clone(),
-        pk: key.1.clone(),
-        op: stored.op,
-        payload: stored.payload.clone(),
-        server_version: stored.server_version,
-        stamp: stored.stamp.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::{PendingOp, PushStatus};
+    use crate::error::ErrorCode;
     use crate::hlc::{ms_to_ntp64, HlcStamp};
     use serde_json::{json, Value};
 
