@@ -1,0 +1,101 @@
+//! The server's settings: a JSON file (`--config`) and command-line tokens (`--token`).
+
+use serde::Deserialize;
+use synclane_core::server_rules::ServerConfig;
+use synclane_core::validate::ValidationLimits;
+
+/// A bearer token and the workspaces it may use (`"*"`: every workspace).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenGrant {
+    pub token: String,
+    pub workspaces: Vec<String>,
+}
+
+impl TokenGrant {
+    pub fn allows(&self, workspace: &str) -> bool {
+        self.workspaces.iter().any(|w| w == "*" || w == workspace)
+    }
+
+    /// Parses `TOKEN=WS1,WS2` (the `--token` flag).
+    pub fn parse_flag(flag: &str) -> Result<TokenGrant, String> {
+        let (token, workspaces) = flag
+            .split_once('=')
+            .ok_or_else(|| format!("--token wants TOKEN=WORKSPACE[,WORKSPACE]: {flag:?}"))?;
+        let workspaces: Vec<String> =
+            workspaces.split(',').map(str::trim).filter(|w| !w.is_empty()).map(str::to_owned).collect();
+        if token.is_empty() || workspaces.is_empty() {
+            return Err(format!("--token wants TOKEN=WORKSPACE[,WORKSPACE]: {flag:?}"));
+        }
+        Ok(TokenGrant { token: token.to_owned(), workspaces })
+    }
+}
+
+/// Requests a token may make per second, with a burst allowance.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Settings {
+    pub tokens: Vec<TokenGrant>,
+    /// The token of `/admin/*` (stats, garbage collection). No admin endpoints without one.
+    pub admin_token: Option<String>,
+    pub rate_limit: Option<RateLimit>,
+    /// The largest request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// The most ops a push may carry; more get 413.
+    pub max_batch_ops: usize,
+    /// The largest pull page.
+    pub max_pull_limit: u32,
+    pub max_payload_bytes: usize,
+    pub tombstone_retention_ms: u64,
+    pub device_ttl_ms: u64,
+    /// How often tombstones are collected (0: only through `/admin/gc`).
+    pub gc_interval_ms: u64,
+    /// Origins browsers may call from (`"*"`: any; tokens are headers, not cookies).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let core = ServerConfig::default();
+        Settings {
+            tokens: Vec::new(),
+            admin_token: None,
+            rate_limit: Some(RateLimit { per_second: 100, burst: 200 }),
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch_ops: 1000,
+            max_pull_limit: core.max_pull_limit,
+            max_payload_bytes: core.limits.max_payload_bytes,
+            tombstone_retention_ms: core.tombstone_retention_ms,
+            device_ttl_ms: core.device_ttl_ms,
+            gc_interval_ms: 60_000,
+            cors_origins: vec!["*".to_owned()],
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_json(text: &str) -> Result<Settings, String> {
+        serde_json::from_str(text).map_err(|e| format!("bad config: {e}"))
+    }
+
+    /// The core's rules as these settings tune them.
+    pub fn server_config(&self) -> ServerConfig {
+        ServerConfig {
+            tombstone_retention_ms: self.tombstone_retention_ms,
+            device_ttl_ms: self.device_ttl_ms,
+            max_pull_limit: self.max_pull_limit,
+            limits: ValidationLimits {
+                max_payload_bytes: self.max_payload_bytes,
+                max_batch_len: self.max_batch_ops,
+                ..ValidationLimits::default()
+            },
+        }
+    }
+}
