@@ -184,8 +184,12 @@ impl<P: Payload> MemoryServer<P> {
         let config = self.config;
         let mut purged = 0;
         for ws in self.workspaces.values_mut() {
-            let horizon =
-                purge_horizon(ws.devices.values().map(|d| (d.version, d.seen_at_ms)), ws.version, now_ms, &config);
+            let horizon = purge_horizon(
+                ws.devices.values().map(|d| (d.version, d.seen_at_ms)),
+                ws.version,
+                now_ms,
+                &config,
+            );
             let doomed: Vec<u64> = ws
                 .log
                 .range(..=horizon)

@@ -128,7 +128,13 @@ fn apply_op<P: Payload>(state: &mut impl PushState<P>, op: PendingOp<P>, now_ms:
         // A retry of an op seen before. If the record has moved on since, report its current
         // version too: the pusher may have kept its op through a rescan and never see it.
         let current = current_change(state, &key).filter(|c| c.stamp.op_id != op_id);
-        return PushOpResult { op_id, status: PushStatus::Duplicate, server_version: first, error: None, current };
+        return PushOpResult {
+            op_id,
+            status: PushStatus::Duplicate,
+            server_version: first,
+            error: None,
+            current,
+        };
     }
     let current = match state.current(&key) {
         Some(stored) => Some(VersionRef::new(&stored.stamp, stored.op)),
@@ -137,7 +143,13 @@ fn apply_op<P: Payload>(state: &mut impl PushState<P>, op: PendingOp<P>, now_ms:
     if !incoming_wins(VersionRef::new(&op.stamp, op.op), current) {
         state.remember_op(op_id.clone(), None);
         let current = current_change(state, &key);
-        return PushOpResult { op_id, status: PushStatus::Superseded, server_version: None, error: None, current };
+        return PushOpResult {
+            op_id,
+            status: PushStatus::Superseded,
+            server_version: None,
+            error: None,
+            current,
+        };
     }
     let version = state.next_version();
     let payload = if op.op == OpKind::Put { op.payload } else { None };
@@ -146,7 +158,13 @@ fn apply_op<P: Payload>(state: &mut impl PushState<P>, op: PendingOp<P>, now_ms:
         StoredVersion { op: op.op, payload, stamp: op.stamp, server_version: version, stored_at_ms: now_ms },
     );
     state.remember_op(op_id.clone(), Some(version));
-    PushOpResult { op_id, status: PushStatus::Applied, server_version: Some(version), error: None, current: None }
+    PushOpResult {
+        op_id,
+        status: PushStatus::Applied,
+        server_version: Some(version),
+        error: None,
+        current: None,
+    }
 }
 
 /// The current version of a record as a change, purged tombstones included (reported at the
