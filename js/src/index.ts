@@ -3,8 +3,8 @@
  *
  * This entry point gathers the TypeScript layer: the protocol types and the `SyncProvider`
  * contract, `SyncError` and its codes, the hook emitter, the provider registry, the in-memory
- * provider, the wasm classes and their loader. The provider conformance kit is also available
- * on its own as `synclane/conformance`.
+ * and HTTP providers, the wasm classes and their loader. The provider conformance kit is also
+ * available on its own as `synclane/conformance`.
  *
  * @packageDocumentation
  */
@@ -84,6 +84,13 @@ export {
   type MemoryProviderFaults,
   type MemorySyncProviderOptions,
 } from './providers/memory.js';
+export {
+  HttpSyncProvider,
+  type HttpDelivery,
+  type HttpReconnectOptions,
+  type HttpStreamStatus,
+  type HttpSyncProviderOptions,
+} from './providers/http.js';
 export * from './conformance/index.js';
 
 export { SyncEngine } from './engine.js';

@@ -2,6 +2,7 @@
 // expect-error directive must be refused by the compiler: the types catch those mistakes.
 import {
   HookEmitter,
+  HttpSyncProvider,
   MemorySyncProvider,
   SyncError,
   getActiveSyncProvider,
@@ -12,6 +13,7 @@ import {
   type SyncChange,
   type SyncErrorCode,
   type SyncHookMap,
+  type HttpSyncProviderOptions,
   type SyncProvider,
 } from 'synclane';
 import { providerConformanceCases, type ConformanceOutcome } from 'synclane/conformance';
@@ -73,6 +75,22 @@ export async function app(): Promise<void> {
   const result = server.push({ scope: { workspaceId: 'w' }, deviceId: 'd', ops: [] });
   const statuses: ('applied' | 'duplicate' | 'superseded' | 'rejected')[] = result.results.map((r) => r.status);
   void [stats, statuses];
+
+  const httpOptions: HttpSyncProviderOptions = {
+    url: 'https://sync.example.com',
+    token: async () => 'refreshed',
+    reconnect: { delaysMs: [500, 2000] },
+    onStreamStatus: (status, error) => {
+      const s: 'connecting' | 'connected' | 'disconnected' = status;
+      void [s, error?.code];
+    },
+  };
+  const http: SyncProvider = new HttpSyncProvider(httpOptions);
+  void http;
+  // @ts-expect-error: the token is a string or a function giving one
+  void new HttpSyncProvider({ url: 'https://sync.example.com', token: 42 });
+  // @ts-expect-error: delivery is 'hints' or 'changes'
+  void new HttpSyncProvider({ url: 'https://sync.example.com', token: 't', delivery: 'all' });
 
   for (const c of providerConformanceCases(async () => ({ provider }))) {
     const outcome: ConformanceOutcome = await c.run();
