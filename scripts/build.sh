@@ -42,3 +42,7 @@ wasm_gz=$(gzip -9 -c dist/npm/dist/wasm/synclane_bg.wasm | wc -c)
 echo "[build] package size (gzipped): wasm ${wasm_gz} B + js ${js_gz} B = $((wasm_gz + js_gz)) B (conformance kit excluded: a test-time import)" >&2
 (cd dist/npm && npm pack --silent --pack-destination .. >/dev/null)
 echo "[build] npm tarball: $(ls dist/synclane-*.tgz)" >&2
+
+# The reference sync server (native, release).
+cargo build --release -p synclane-server >&2
+echo "[build] server: target/release/synclane-server" >&2

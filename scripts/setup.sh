@@ -44,6 +44,15 @@ else
   log "chromium and chromedriver present"
 fi
 
+# PostgreSQL for the server's tests (they start a private cluster of their own on 127.0.0.1).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing postgresql"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+else
+  log "postgresql present"
+fi
+
 if [ -f package.json ]; then
   # Reinstall node modules only when the lockfile changed since the last install.
   stamp="node_modules/.synclane-lock-stamp"

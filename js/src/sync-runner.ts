@@ -495,6 +495,9 @@ export class SyncRunner {
         return pushedAny;
       }
       const acknowledged: string[] = [];
+      // The versions that beat this device's ops (superseded: a conflict), and the newer
+      // versions of records its already-applied ops wrote (duplicates whose record moved on).
+      const contested: SyncChange[] = [];
       const winners: SyncChange[] = [];
       const settlements = batch.map((b, i) => {
         const outcome = result.results[i];
@@ -505,13 +508,19 @@ export class SyncRunner {
           return { seq: b.seq, opId: b.op.stamp.opId, error: outcome.error ?? { code: 'rejected', message: 'rejected' } };
         }
         acknowledged.push(b.op.stamp.opId);
-        if (outcome.current) winners.push(outcome.current);
+        if (outcome.current) (outcome.status === 'superseded' ? contested : winners).push(outcome.current);
         return { seq: b.seq, opId: b.op.stamp.opId };
       });
       this.#core.rememberPushed(acknowledged);
+      // Winners are applied because this device may never pull them (they can sit below its
+      // cursor). Those that beat an op go first, while the op is still in the outbox: the
+      // core then sees the local write as pending and reports the conflict.
+      if (contested.length > 0) {
+        const applied = (await this.#core.applyWinners(contested)) as ApplyReport;
+        this.#afterApply(contested, applied);
+      }
       const settled = (await this.#core.settle(settlements)) as { failed: string[] };
       if (winners.length > 0) {
-        // An op lost to a version this device may never pull (it can sit below the cursor).
         const applied = (await this.#core.applyWinners(winners)) as ApplyReport;
         this.#afterApply(winners, applied);
       }

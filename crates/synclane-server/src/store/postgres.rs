@@ -26,8 +26,15 @@ pub struct PostgresStore {
     config: ServerConfig,
 }
 
-fn db_error(e: impl std::fmt::Display) -> SyncError {
-    SyncError::new(ErrorCode::ServerError, format!("database: {e}"))
+fn db_error(e: impl std::error::Error) -> SyncError {
+    // tokio-postgres says only "db error" at the top; the cause holds the server's message.
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    SyncError::new(ErrorCode::ServerError, format!("database: {message}"))
 }
 
 const RECORD_COLUMNS: &str =
@@ -71,10 +78,11 @@ impl PostgresStore {
         let pool = Pool::builder(manager).max_size(16).build().map_err(db_error)?;
         let store = PostgresStore { pool, url: url.to_owned(), config };
         let client = store.client().await?;
-        // Two instances starting together must not both create the tables: one lock orders them.
+        // Two instances starting together must not both create the tables: a lock held until
+        // the creating transaction commits orders them.
         client
             .batch_execute(&format!(
-                "SELECT pg_advisory_lock(7011); {} SELECT pg_advisory_unlock(7011);",
+                "BEGIN; SELECT pg_advisory_xact_lock(7011); {} COMMIT;",
                 include_str!("schema.sql")
             ))
             .await
