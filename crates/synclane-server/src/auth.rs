@@ -74,3 +74,43 @@ fn bearer(header: Option<&str>) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synclane_core::ErrorCode;
+
+    fn auth(rate: Option<RateLimit>) -> Arc<Auth> {
+        let grants = vec![TokenGrant { token: "alpha-token".into(), workspaces: vec!["alpha".into()] }];
+        Auth::new(grants, Some("admin".into()), rate)
+    }
+
+    #[test]
+    fn tokens_are_checked_then_workspaces() {
+        let auth = auth(None);
+        let code = |r: Result<Caller, ApiError>| r.unwrap_err().0.code;
+        assert_eq!(code(auth.authenticate(None)), ErrorCode::Unauthorized);
+        assert_eq!(code(auth.authenticate(Some("Bearer nope"))), ErrorCode::Unauthorized);
+        assert_eq!(code(auth.authenticate(Some("Basic alpha-token"))), ErrorCode::Unauthorized);
+        assert_eq!(code(auth.authenticate(Some("Bearer alpha"))), ErrorCode::Unauthorized, "no prefix match");
+        let caller = auth.authenticate(Some("bearer  alpha-token ")).unwrap();
+        assert!(auth.authorize(caller, "alpha").is_ok());
+        assert_eq!(auth.authorize(caller, "beta").unwrap_err().0.code, ErrorCode::Forbidden);
+        assert!(auth.authenticate_admin(Some("Bearer admin")).is_ok());
+        assert_eq!(
+            auth.authenticate_admin(Some("Bearer alpha-token")).unwrap_err().0.code,
+            ErrorCode::Forbidden
+        );
+    }
+
+    #[test]
+    fn a_token_over_its_rate_is_told_when_to_come_back() {
+        let auth = auth(Some(RateLimit { per_second: 1, burst: 2 }));
+        let header = Some("Bearer alpha-token");
+        assert!(auth.authenticate(header).is_ok());
+        assert!(auth.authenticate(header).is_ok());
+        let err = auth.authenticate(header).unwrap_err().0;
+        assert_eq!(err.code, ErrorCode::RateLimited);
+        assert!(err.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000));
+    }
+}

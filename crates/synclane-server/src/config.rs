@@ -99,3 +99,30 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_flags_name_their_workspaces() {
+        let grant = TokenGrant::parse_flag("secret=alpha, beta").unwrap();
+        assert_eq!(grant.token, "secret");
+        assert!(grant.allows("alpha") && grant.allows("beta") && !grant.allows("gamma"));
+        assert!(TokenGrant::parse_flag("any=*").unwrap().allows("whatever"));
+        for bad in ["secret", "=alpha", "secret=", "secret=,"] {
+            assert!(TokenGrant::parse_flag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_fill_defaults_and_refuse_unknown_fields() {
+        let settings =
+            Settings::from_json(r#"{"tokens":[{"token":"t","workspaces":["w"]}],"gcIntervalMs":5}"#).unwrap();
+        assert_eq!(settings.gc_interval_ms, 5);
+        assert_eq!(settings.max_batch_ops, Settings::default().max_batch_ops);
+        assert_eq!(settings.server_config().limits.max_batch_len, settings.max_batch_ops);
+        let err = Settings::from_json(r#"{"tokenz":[]}"#).unwrap_err();
+        assert!(err.contains("tokenz"), "{err}");
+    }
+}
