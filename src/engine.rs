@@ -241,6 +241,25 @@ impl EngineCore {
         })
     }
 
+    /// A bounded, read-only view for tools: `{ outbox: { entries, totals }, tombstones,
+    /// conflicts: { entries, total }, cursor }`. Options: `{ outboxLimit = 500,
+    /// conflictLimit = 100 }`.
+    pub fn inspect(&self, options: JsValue) -> Promise {
+        let store = self.inner.borrow().store.clone();
+        promise(async move {
+            let options: crate::store::inspect::InspectOptions =
+                if options.is_undefined() || options.is_null() {
+                    Default::default()
+                } else {
+                    serde_wasm_bindgen::from_value(options).map_err(|e| {
+                        synclane_core::SyncError::invalid_argument(format!("inspect options: {e}"))
+                    })?
+                };
+            store.ready().await?;
+            crate::store::inspect::inspect(&store, options).await
+        })
+    }
+
     /// Takes the next due batch of the outbox and marks it in flight: `[{ seq, op }]`.
     #[wasm_bindgen(js_name = takeBatch)]
     pub fn take_batch(&self) -> Promise {

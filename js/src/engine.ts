@@ -111,6 +111,35 @@ export interface OutboxEntry {
   lastError?: { code: string; message: string; retryAfterMs?: number };
 }
 
+/** A conflict as the engine logged it (the devtools panel's conflict log). */
+export interface ConflictRecord {
+  seq: number;
+  tableName: string;
+  pk: string;
+  local: { op: 'put' | 'delete'; stamp: PendingOp['stamp'] };
+  remote: { op: 'put' | 'delete'; stamp: PendingOp['stamp'] };
+  winner: 'local' | 'remote';
+  /** Whether the local version was a pending op (an edit not yet pushed). */
+  localPending: boolean;
+  duringBootstrap: boolean;
+  /** When it was detected (Unix ms). */
+  at: number;
+}
+
+/** What `inspect()` returns: a bounded view of the engine's internals, for tools. */
+export interface EngineInspection {
+  /** The head of the outbox (at most `outboxLimit` entries, payloads included) and its totals. */
+  outbox: { entries: OutboxEntry[]; totals: { count: number; bytes: number } };
+  /** Local tombstones not yet collected. */
+  tombstones: number;
+  /** The latest conflicts (at most `conflictLimit`) and how many were logged in all. */
+  conflicts: { entries: ConflictRecord[]; total: number };
+  cursor: CursorState;
+  status: SyncStatus;
+  /** The origin's storage use, when the browser tells (`navigator.storage.estimate()`). */
+  storage?: { usage: number; quota: number };
+}
+
 /** A record version in a rescan plan (metadata only: no payload). */
 export interface PlannedVersion {
   key: { table: string; pk: string };
@@ -356,6 +385,27 @@ export class SyncEngine {
   syncNow(options: { trigger?: SyncTrigger } = {}): Promise<SyncDecision & { report?: SyncReport }> {
     if (this.#closed) return Promise.reject(new SyncError('closed', 'the engine was closed'));
     return this.#runner.request(options.trigger ?? 'manual');
+  }
+
+  /**
+   * A bounded, read-only view of the engine's internals for tools such as the devtools panel:
+   * the head of the outbox, tombstone count, latest conflicts, cursor, status and storage use.
+   * Fast whatever the outbox holds (`outboxLimit` entries at most, default 500).
+   */
+  async inspect(options: { outboxLimit?: number; conflictLimit?: number } = {}): Promise<EngineInspection> {
+    if (this.#closed) throw new SyncError('closed', 'the engine was closed');
+    try {
+      const view = (await this.#core.inspect(options)) as Omit<EngineInspection, 'status' | 'storage'>;
+      const status = await this.#runner.status();
+      const estimate = await (globalThis.navigator as Navigator | undefined)?.storage?.estimate?.().catch(() => undefined);
+      return {
+        ...view,
+        status,
+        ...(estimate?.usage !== undefined && estimate.quota !== undefined && { storage: { usage: estimate.usage, quota: estimate.quota } }),
+      };
+    } catch (error) {
+      throw toSyncError(error);
+    }
   }
 
   /**

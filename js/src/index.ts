@@ -96,7 +96,9 @@ export * from './conformance/index.js';
 export { SyncEngine } from './engine.js';
 export type {
   CapturedOp,
+  ConflictRecord,
   CursorState,
+  EngineInspection,
   IndexSchema,
   OutboxEntry,
   PlannedVersion,

@@ -2,6 +2,7 @@
 //! stores, with every write of a record and its outbox entry in one transaction.
 
 pub mod gc;
+pub mod inspect;
 pub mod outbox;
 pub mod records;
 pub mod remote;

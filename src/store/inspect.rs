@@ -1,0 +1,86 @@
+//! A read-only view of the engine's internals for tools (the devtools panel): the head of the
+//! outbox, its totals, the tombstone count, the latest conflicts and the cursor, in one
+//! transaction. Sizes are bounded so a tool stays fast whatever the outbox holds.
+
+use super::remote::CURSOR_STATE;
+use super::schema::{CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
+use super::write::{OutboxTotals, OUTBOX_TOTALS};
+use super::{object_store, parse_state, read_state_request, Store};
+use crate::idb;
+use crate::interop::to_js;
+use js_sys::{Object, Reflect};
+use synclane_core::cursor::CursorState;
+use synclane_core::SyncResult;
+use wasm_bindgen::JsValue;
+use web_sys::{IdbCursorDirection, IdbKeyRange};
+
+/// How much to read.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct InspectOptions {
+    /// Outbox entries to return, from the head of the queue.
+    pub outbox_limit: u32,
+    /// Latest conflicts to return.
+    pub conflict_limit: u32,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions { outbox_limit: 500, conflict_limit: 100 }
+    }
+}
+
+fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &key.into(), value);
+}
+
+/// `{ outbox: { entries, totals }, tombstones, conflicts: { entries, total }, cursor }`.
+pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsValue> {
+    let tx = store.transaction(&[PENDING_OPS, SYNC_STATE, TOMBSTONES, CONFLICTS], false)?;
+    let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
+    let totals_req = read_state_request(&tx, OUTBOX_TOTALS)?;
+    let cursor_req = read_state_request(&tx, CURSOR_STATE)?;
+    let entries_req = object_store(&tx, PENDING_OPS)?
+        .get_all_with_key_and_limit(&JsValue::NULL, options.outbox_limit)
+        .map_err(err("reading the outbox"))?;
+    let tombstones_req = object_store(&tx, TOMBSTONES)?.count().map_err(err("counting tombstones"))?;
+    let conflicts = object_store(&tx, CONFLICTS)?;
+    let conflicts_count_req = conflicts.count().map_err(err("counting conflicts"))?;
+    // The newest conflict's key, to read the last `conflict_limit` from it.
+    let last_req = conflicts
+        .open_key_cursor_with_range_and_direction(&JsValue::NULL, IdbCursorDirection::Prev)
+        .map_err(err("reading conflicts"))?;
+
+    let totals: OutboxTotals =
+        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
+            .unwrap_or_default();
+    let cursor: CursorState =
+        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
+            .unwrap_or_default();
+    let entries = idb::request(&entries_req, "reading the outbox").await?;
+    let tombstones = idb::request(&tombstones_req, "counting tombstones").await?;
+    let conflict_total = idb::request(&conflicts_count_req, "counting conflicts").await?;
+    let last_cursor = idb::request(&last_req, "reading conflicts").await?;
+    let recent = if last_cursor.is_null() || last_cursor.is_undefined() || options.conflict_limit == 0 {
+        js_sys::Array::new().into()
+    } else {
+        let last = Reflect::get(&last_cursor, &"key".into()).ok().and_then(|k| k.as_f64()).unwrap_or(0.0);
+        let from = (last - f64::from(options.conflict_limit) + 1.0).max(0.0);
+        let range = IdbKeyRange::lower_bound(&JsValue::from_f64(from)).map_err(err("reading conflicts"))?;
+        let req = conflicts.get_all_with_key(&range).map_err(err("reading conflicts"))?;
+        idb::request(&req, "reading conflicts").await?
+    };
+
+    let outbox = Object::new();
+    set(&outbox, "entries", &entries);
+    set(&outbox, "totals", &to_js(&totals)?);
+    let conflict_view = Object::new();
+    set(&conflict_view, "entries", &recent);
+    set(&conflict_view, "total", &conflict_total);
+    let out = Object::new();
+    set(&out, "outbox", &outbox);
+    set(&out, "tombstones", &tombstones);
+    set(&out, "conflicts", &conflict_view);
+    set(&out, "cursor", &to_js(&cursor)?);
+    Ok(out.into())
+}
