@@ -1,111 +1,146 @@
-// The playground: two simulated devices syncing through the reference server rules
-// (MemorySyncServer, compiled from the Rust core). Each device keeps its notes and an outbox of
-// unpushed ops; online devices push and pull every second. The full engine (IndexedDB, outbox
-// with retries, live subscription) replaces these devices as it lands.
-import init, { MemorySyncServer, SyncClock } from '/dist/wasm/synclane.js';
+// The demo app: a notes list on two devices ("laptop" and "phone") in one page, each with its
+// own database, device id and server token, syncing through the reference server over HTTP.
+// The online switch cuts the device's network (its fetch fails and its sync loop stops); the
+// sign-in switch makes its token invalid, so the server refuses what it pushes.
+import { SyncEngine, HttpSyncProvider, initSynclane } from '/dist/npm/dist/index.js';
+import { defineDevtoolsElement } from '/dist/npm/dist/devtools.js';
 
-await init();
-const server = new MemorySyncServer();
-const scope = { workspaceId: 'playground' };
-const logList = document.getElementById('server-log');
+const params = new URLSearchParams(location.search);
+const serverUrl = params.get('server') ?? `http://${location.hostname}:8787`;
+const DEVICES = [
+  { name: 'laptop', label: 'Laptop', token: 'demo-laptop' },
+  { name: 'phone', label: 'Phone', token: 'demo-phone' },
+];
+document.querySelector('#server-url').textContent = serverUrl;
 
-function log(text) {
-  const item = document.createElement('li');
-  item.textContent = text;
-  logList.prepend(item);
-}
+await initSynclane();
+defineDevtoolsElement();
 
-class Device {
-  constructor(name, root) {
-    this.name = name;
-    this.clock = new SyncClock(name);
-    this.notes = new Map(); // pk -> { title, deleted, stamp }
-    this.outbox = new Map(); // pk -> PendingOp; a second write replaces the waiting op
-    this.cursor = 0;
-    this.online = true;
-    this.ops = 0;
-    this.root = root;
-    root.append(document.getElementById('device-template').content.cloneNode(true));
-    root.querySelector('.name').textContent = name;
-    root.querySelector('.online input').addEventListener('change', (e) => {
-      this.online = e.target.checked;
-      root.classList.toggle('offline', !this.online);
-    });
-    root.querySelector('.editor').addEventListener('submit', (e) => {
-      e.preventDefault();
-      const form = new FormData(e.target);
-      this.write(String(form.get('pk')), 'put', String(form.get('title')));
-      e.target.elements.title.value = '';
-    });
-    this.render();
-  }
+const short = (id) => id.slice(0, 8);
+const time = () => new Date().toLocaleTimeString();
 
-  write(pk, op, title) {
-    const clock = (this.notes.get(pk)?.stamp.clock ?? 0) + 1;
-    const stamp = { clock, hlc: this.clock.now(), deviceId: this.name, opId: `${this.name}-${++this.ops}-${Date.now()}` };
-    this.notes.set(pk, { title, deleted: op === 'delete', stamp });
-    this.outbox.set(pk, { tableName: 'notes', pk, op, payload: op === 'put' ? { id: pk, title } : undefined, stamp });
-    this.render();
-  }
+async function openDevice({ name, label, token }) {
+  const state = { online: true, signedIn: true };
+  const provider = new HttpSyncProvider({
+    id: `http-${name}`,
+    url: serverUrl,
+    token: () => (state.signedIn ? token : 'signed-out'),
+    // The online switch: while off, every request fails as a dropped network would.
+    fetch: (input, init) => (state.online ? fetch(input, init) : Promise.reject(new TypeError(`${label} is offline`))),
+  });
+  const engine = await SyncEngine.open({
+    workspaceId: 'demo',
+    dbName: `synclane-demo-${name}`,
+    tables: ['notes'],
+    provider,
+    sync: { manualCooldownMs: 0 },
+  });
+  const view = document.querySelector('#device-template').content.firstElementChild.cloneNode(true);
+  view.dataset.device = name;
+  view.querySelector('.name').textContent = label;
+  view.querySelector('.device-id').textContent = `device ${short(engine.deviceId)}`;
+  document.querySelector('#devices').append(view);
+  const notesList = view.querySelector('.notes');
+  const activity = view.querySelector('.activity');
 
-  take(change) {
-    this.clock.merge(change.stamp.hlc);
-    if (this.outbox.has(change.pk)) return; // a local op waits: the server will decide
-    this.notes.set(change.pk, { title: change.payload?.title, deleted: change.op === 'delete', stamp: change.stamp });
-  }
+  const log = (text, kind = '') => {
+    const item = document.createElement('li');
+    item.className = kind;
+    item.textContent = `${time()} ${text}`;
+    activity.prepend(item);
+    while (activity.children.length > 8) activity.lastElementChild.remove();
+  };
 
-  sync() {
-    if (!this.online) return;
-    const ops = [...this.outbox.values()];
-    if (ops.length > 0) {
-      const result = server.push({ scope, deviceId: this.name, ops });
-      ops.forEach((op, i) => {
-        const outcome = result.results[i];
-        log(`${this.name} pushed ${op.op} ${op.pk} (clock ${op.stamp.clock}): ${outcome.status}`);
-        if (this.outbox.get(op.pk) === op) this.outbox.delete(op.pk);
-        if (outcome.current) this.take(outcome.current);
-      });
-    }
-    for (let more = true; more; ) {
-      const page = server.pull({ scope, cursor: this.cursor, limit: 100, deviceId: this.name });
-      page.changes.forEach((change) => this.take(change));
-      this.cursor = page.nextCursor;
-      more = page.hasMore;
-    }
-    server.updateCursor(scope.workspaceId, this.name, this.cursor);
-    this.render();
-  }
-
-  render() {
-    const list = this.root.querySelector('.notes');
-    list.replaceChildren(
-      ...[...this.notes.entries()]
-        .filter(([, note]) => !note.deleted)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([pk, note]) => {
-          const item = document.createElement('li');
-          item.classList.toggle('pending', this.outbox.has(pk));
-          const text = document.createElement('span');
-          text.innerHTML = '<b></b> <span></span> <small></small>';
-          text.querySelector('b').textContent = pk;
-          text.querySelector('span').textContent = note.title;
-          text.querySelector('small').textContent = `clock ${note.stamp.clock} · ${note.stamp.deviceId}`;
-          const remove = document.createElement('button');
-          remove.textContent = 'delete';
-          remove.addEventListener('click', () => this.write(pk, 'delete'));
-          item.append(text, remove);
-          return item;
-        }),
+  const flashed = new Set();
+  async function render() {
+    const notes = (await engine.getAll('notes')).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || a.id.localeCompare(b.id));
+    const pending = new Set((await engine.outbox()).entries.map((e) => e.pk));
+    notesList.replaceChildren(
+      ...notes.map((note) => {
+        const item = document.createElement('li');
+        item.dataset.id = note.id;
+        item.classList.toggle('pending', pending.has(note.id));
+        item.classList.toggle('flash', flashed.has(note.id));
+        const text = document.createElement('input');
+        text.className = 'note-text';
+        text.value = note.title;
+        text.setAttribute('aria-label', 'note');
+        text.addEventListener('change', () => engine.put('notes', { ...note, title: text.value }));
+        const remove = document.createElement('button');
+        remove.className = 'delete';
+        remove.textContent = 'Delete';
+        remove.addEventListener('click', () => engine.delete('notes', note.id));
+        item.append(text, remove);
+        return item;
+      }),
     );
-    this.root.querySelector('.outbox').textContent =
-      `outbox: ${this.outbox.size} pending · cursor ${this.cursor}${this.online ? '' : ' · offline'}`;
+    flashed.clear();
+    const status = await engine.status();
+    const badge = view.querySelector('.status');
+    badge.textContent = `${state.online ? status.state : 'offline'} · ${status.pendingOps} pending${status.failedOps ? ` · ${status.failedOps} failed` : ''}`;
+    badge.dataset.state = state.online ? status.state : 'offline';
   }
+
+  let queued = false;
+  const rerender = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      void render();
+    });
+  };
+  engine.watch('notes', (event) => {
+    if (event.source === 'remote') for (const id of event.ids) flashed.add(id);
+    rerender();
+  });
+  for (const name of ['sync.job.completed', 'sync.job.failed', 'sync.push:action:after', 'sync.job.blocked']) engine.hooks.on(name, rerender);
+  engine.hooks.on('sync.conflict:action:detected', (e) => {
+    const local = `clock ${e.local.stamp.clock}`;
+    const remote = `clock ${e.remote.stamp?.clock}`;
+    log(`conflict on "${e.pk}": ${e.winner} version won (local ${local}, remote ${remote})`, 'conflict');
+  });
+  engine.hooks.on('sync.push:action:after', (e) => log(`pushed ${e.batch.ops.length} op(s)`));
+  engine.hooks.on('sync.pull:action:applied', (e) => e.applied > 0 && log(`applied ${e.applied} change(s) from the server`));
+  engine.hooks.on('sync.error:action', (e) => log(`${e.error.code}: ${e.error.message}${e.willRetry ? ' (will retry)' : ''}`, 'error'));
+
+  view.querySelector('.online-toggle input').addEventListener('change', async (event) => {
+    state.online = event.target.checked;
+    view.classList.toggle('offline', !state.online);
+    if (state.online) {
+      log('back online');
+      engine.start();
+    } else {
+      log('offline: edits wait in the outbox');
+      await engine.stop();
+    }
+    rerender();
+  });
+  view.querySelector('.access-toggle input').addEventListener('change', (event) => {
+    state.signedIn = event.target.checked;
+    view.classList.toggle('signed-out', !state.signedIn);
+    log(state.signedIn ? 'signed in again' : 'signed out: the server refuses this device');
+    if (state.signedIn) void engine.syncNow();
+  });
+  view.querySelector('.new-note').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const input = event.target.elements.title;
+    await engine.put('notes', { id: crypto.randomUUID().slice(0, 8), title: input.value, createdAt: Date.now() });
+    input.value = '';
+  });
+
+  engine.start();
+  await render();
+  return { engine, view };
 }
 
-const devices = [...document.querySelectorAll('.device')].map((root) => new Device(root.dataset.device, root));
-setInterval(() => {
-  devices.forEach((device) => device.sync());
-  const stats = server.stats(scope.workspaceId);
-  document.getElementById('server-stats').textContent =
-    `version ${stats.version} · ${stats.records} notes · ${stats.tombstones} tombstones · ${stats.devices} devices`;
-}, 1000);
+const devices = [];
+for (const device of DEVICES) devices.push(await openDevice(device));
+// A first note so there is something to edit on both sides (once per workspace).
+const [laptop] = devices;
+await laptop.engine.syncNow();
+if ((await laptop.engine.getAll('notes')).length === 0) {
+  await laptop.engine.put('notes', { id: 'welcome', title: 'Edit me on both devices while they are offline', createdAt: Date.now() });
+}
+window.demo = { devices: Object.fromEntries(devices.map((d, i) => [DEVICES[i].name, d.engine])) };
+document.body.dataset.ready = 'true';

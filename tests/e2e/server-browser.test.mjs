@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStaticServer } from '../../scripts/static-server.mjs';
 import { launchBrowser } from './support/browser.mjs';
-import { startSyncServer, tempDir, SERVER_BINARY } from './support/sync-server.mjs';
+import { startSyncServer, tempDir, SERVER_BINARY } from '../../scripts/sync-server.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const WORKSPACE = 'server-e2e';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSyncServer, tempDir, SERVER_BINARY } from './support/sync-server.mjs';
+import { startSyncServer, tempDir, SERVER_BINARY } from '../../scripts/sync-server.mjs';
 import { startPostgres } from './support/postgres.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,7 +5,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { synclane } from '../js/support/synclane.mjs';
-import { startSyncServer, tempDir } from './support/sync-server.mjs';
+import { startSyncServer, tempDir } from '../../scripts/sync-server.mjs';
 import { startPostgres } from './support/postgres.mjs';
 
 const { HttpSyncProvider, SyncError, TestDevice, providerConformanceCases } = synclane;

@@ -1,4 +1,4 @@
-// Starts the reference server (the release binary) on 127.0.0.1 and a free port, and stops or
+// Starts the reference server (the release binary) on 127.0.0.1, by default on a free port, and stops or
 // kills it. Tokens: `tokens` as TOKEN=WS flags; extra settings go in a temporary config file.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
 export const SERVER_BINARY = join(root, 'target', 'release', 'synclane-server');
 
 /** A temporary folder for SQLite files and configs. */
@@ -19,16 +19,19 @@ export function tempDir() {
  * Starts a server on `db` (a SQLite path or a postgres URL). Resolves to
  * `{ url, stop(), kill(), logs() }` once it listens. `listen` reuses an address (restarts).
  */
-export async function startSyncServer({ db, tokens = ['test-token=*'], settings = {}, listen = '127.0.0.1:0' }) {
+export async function startSyncServer({ db, tokens = ['test-token=*'], settings = {}, listen = '127.0.0.1:0', showLogs = false }) {
   if (!existsSync(SERVER_BINARY)) throw new Error('run scripts/build.sh first (it builds the server)');
   const configDir = mkdtempSync(join(tmpdir(), 'synclane-config-'));
   const config = join(configDir, 'config.json');
   writeFileSync(config, JSON.stringify({ gcIntervalMs: 0, ...settings }));
-  const args = ['--db', db, '--listen', listen, '--config', config, '--log-format', 'json'];
+  const args = ['--db', db, '--listen', listen, '--config', config, '--log-format', showLogs ? 'text' : 'json'];
   for (const token of tokens) args.push('--token', token);
   const child = spawn(SERVER_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
-  child.stderr.on('data', (d) => (logs += d));
+  child.stderr.on('data', (d) => {
+    logs += d;
+    if (showLogs) process.stderr.write(d);
+  });
   const url = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`the server did not start:\n${logs}`)), 30_000);
