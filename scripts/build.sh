@@ -31,15 +31,20 @@ node node_modules/typescript/bin/tsc -p js
 mkdir -p dist/npm/dist/wasm
 cp "${wasm_files[@]}" dist/npm/dist/wasm/
 cp pkg-template/package.json pkg-template/README.md pkg-template/LICENSE dist/npm/
+# The Chrome DevTools extension: its own files plus the panel modules, in dist/devtools-extension.
+node scripts/package-extension.mjs >/dev/null
+echo "[build] devtools extension: dist/devtools-extension" >&2
 echo "[build] dist/npm: TypeScript compiled, wasm copied ($(find dist/npm -type f | wc -l) files)" >&2
 
-# What an app downloads: every JavaScript file of the package plus the wasm, gzipped one by one.
+# What an app downloads: every JavaScript file of the package plus the wasm, gzipped one by one;
+# not the conformance kit nor the devtools panel (tools), but the devtools hook every engine
+# installs.
 js_gz=0
 while IFS= read -r file; do
   js_gz=$((js_gz + $(gzip -9 -c "$file" | wc -c)))
-done < <(find dist/npm/dist -name '*.js' -not -path '*/conformance/*' -not -name 'conformance.js')
+done < <(find dist/npm/dist -name '*.js' -not -path '*/conformance/*' -not -name 'conformance.js' -not -name 'devtools.js' \( -not -path '*/devtools/*' -o -name hook.js -o -name summary.js \))
 wasm_gz=$(gzip -9 -c dist/npm/dist/wasm/synclane_bg.wasm | wc -c)
-echo "[build] package size (gzipped): wasm ${wasm_gz} B + js ${js_gz} B = $((wasm_gz + js_gz)) B (conformance kit excluded: a test-time import)" >&2
+echo "[build] package size (gzipped): wasm ${wasm_gz} B + js ${js_gz} B = $((wasm_gz + js_gz)) B (conformance kit and devtools panel excluded: tools)" >&2
 (cd dist/npm && npm pack --silent --pack-destination .. >/dev/null)
 echo "[build] npm tarball: $(ls dist/synclane-*.tgz)" >&2
 

@@ -8,8 +8,11 @@ import { startSyncServer } from './sync-server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** The demo's two devices each have a token; both may use the workspace `demo`. */
-export const DEMO_TOKENS = ['demo-laptop=demo', 'demo-phone=demo'];
+/**
+ * The demo's two devices each have a token for the workspace `demo`, and a read-only one (what
+ * the "may write" switch swaps in: the server then refuses their pushes).
+ */
+export const DEMO_TOKENS = ['demo-laptop=demo', 'demo-phone=demo', 'demo-laptop-viewer=demo:read', 'demo-phone-viewer=demo:read'];
 export const DEMO_ADMIN_TOKEN = 'demo-admin';
 
 export async function startDemo({ port = 0, syncListen = '127.0.0.1:0', db = `${root}data/demo.db`, showLogs = false } = {}) {

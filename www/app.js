@@ -1,7 +1,7 @@
 // The demo app: a notes list on two devices ("laptop" and "phone") in one page, each with its
 // own database, device id and server token, syncing through the reference server over HTTP.
 // The online switch cuts the device's network (its fetch fails and its sync loop stops); the
-// sign-in switch makes its token invalid, so the server refuses what it pushes.
+// write-access switch gives it a read-only token, so the server refuses what it pushes.
 import { SyncEngine, HttpSyncProvider, initSynclane } from '/dist/npm/dist/index.js';
 import { defineDevtoolsElement } from '/dist/npm/dist/devtools.js';
 
@@ -20,11 +20,12 @@ const short = (id) => id.slice(0, 8);
 const time = () => new Date().toLocaleTimeString();
 
 async function openDevice({ name, label, token }) {
-  const state = { online: true, signedIn: true };
+  const state = { online: true, mayWrite: true };
   const provider = new HttpSyncProvider({
     id: `http-${name}`,
     url: serverUrl,
-    token: () => (state.signedIn ? token : 'signed-out'),
+    // The write-access switch: while off, a read-only token (the server refuses pushes).
+    token: () => (state.mayWrite ? token : `${token}-viewer`),
     // The online switch: while off, every request fails as a dropped network would.
     fetch: (input, init) => (state.online ? fetch(input, init) : Promise.reject(new TypeError(`${label} is offline`))),
   });
@@ -117,10 +118,9 @@ async function openDevice({ name, label, token }) {
     rerender();
   });
   view.querySelector('.access-toggle input').addEventListener('change', (event) => {
-    state.signedIn = event.target.checked;
-    view.classList.toggle('signed-out', !state.signedIn);
-    log(state.signedIn ? 'signed in again' : 'signed out: the server refuses this device');
-    if (state.signedIn) void engine.syncNow();
+    state.mayWrite = event.target.checked;
+    view.classList.toggle('read-only', !state.mayWrite);
+    log(state.mayWrite ? 'write access back: retry failed ops from the panel' : 'read-only: the server refuses this device\'s pushes');
   });
   view.querySelector('.new-note').addEventListener('submit', async (event) => {
     event.preventDefault();

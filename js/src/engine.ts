@@ -12,6 +12,7 @@ import { getActiveSyncProvider, listSyncProviders } from './registry.js';
 import { SyncError, toSyncError } from './errors.js';
 import { SyncRunner, type SyncDecision, type SyncLoopOptions, type SyncReport, type SyncStatus } from './sync-runner.js';
 import { initSynclane } from './wasm.js';
+import { installDevtoolsHook } from './devtools/hook.js';
 import type { PendingOp, SyncPayload, SyncProvider } from './types.js';
 
 /** An index of a table: `keyPath` is a field name or a list of field names. */
@@ -236,6 +237,8 @@ export class SyncEngine {
         if (message.data.local) this.#runner.localWrite(message.data.local);
       };
     }
+    // Tools (the devtools panel and extension) find the page's engines here.
+    installDevtoolsHook(this);
   }
 
   /** Opens (creating or upgrading) the workspace database. */
@@ -361,6 +364,8 @@ export class SyncEngine {
     } catch (error) {
       throw toSyncError(error);
     }
+    // The op is due now: a running loop pushes it without waiting for another trigger.
+    this.#runner.wake('retry');
   }
 
   /** Gives up on a failed op; resolves to the discarded entry. */

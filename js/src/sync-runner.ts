@@ -167,8 +167,20 @@ export class SyncRunner {
     this.#state.online = typeof navigator === 'undefined' || navigator.onLine !== false;
     // Started but without the lock: another tab runs the loop, and it alone pushes.
     this.#state.follower = this.#started && !this.#leader;
-    const outbox = (await this.#core.outbox()) as { totals: { count: number } };
-    this.#state.pendingOps = outbox.totals.count;
+    this.#state.pendingOps = (await this.#totals()).count;
+  }
+
+  /** The outbox's running totals: one row read, whatever the outbox holds. */
+  async #totals(): Promise<{ count: number; bytes: number; failed: number }> {
+    const view = (await this.#core.inspect({ outboxLimit: 0, conflictLimit: 0 })) as {
+      outbox: { totals: { count: number; bytes: number; failed?: number } };
+    };
+    return { failed: 0, ...view.outbox.totals };
+  }
+
+  /** Something made ops due (the app retried a failed op): sync soon if this tab runs the loop. */
+  wake(trigger: SyncTrigger): void {
+    if (this.#started) void this.request(trigger);
   }
 
   /** Asks the policy, and runs a sync when it says start. Resolves when that sync ends. */
@@ -685,8 +697,7 @@ export class SyncRunner {
   /** The status view-model. */
   async status(): Promise<SyncStatus> {
     await this.#refreshState();
-    const outbox = (await this.#core.outbox()) as { entries: Array<{ state: string }> };
-    const failedOps = outbox.entries.filter((e) => e.state === 'failed').length;
+    const failedOps = (await this.#totals()).failed;
     const input = {
       policy: this.#state,
       ...(this.#progress && { progress: this.#progress }),

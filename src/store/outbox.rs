@@ -262,6 +262,7 @@ async fn settle_in(
                 updated.attempts = attempts;
                 updated.last_error = Some(error);
                 put_entry(tx, &value, &updated)?;
+                totals.failed += 1;
                 report.failed.push(entry.op_id.clone());
             }
         }
@@ -313,6 +314,7 @@ pub async fn resolve_failed(
         if entry.state != OpState::Failed {
             return Err(SyncError::invalid_argument(format!("op {op_id:?} is not failed")));
         }
+        let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
         match action {
             FailedOpAction::Retry => {
                 let mut updated = entry.clone();
@@ -322,12 +324,12 @@ pub async fn resolve_failed(
                 put_entry(&tx, &value, &updated)?;
             }
             FailedOpAction::Discard => {
-                let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
                 let pending = object_store(&tx, PENDING_OPS)?;
                 remove(&pending, &entry, &mut totals, &mut Vec::new())?;
-                write_state(&tx, OUTBOX_TOTALS, &totals)?;
             }
         }
+        totals.failed = totals.failed.saturating_sub(1);
+        write_state(&tx, OUTBOX_TOTALS, &totals)?;
         Ok::<_, SyncError>(value)
     }
     .await;

@@ -43,6 +43,9 @@ pub struct Captured {
 pub struct OutboxTotals {
     pub count: u64,
     pub bytes: u64,
+    /// Entries in the `failed` state (so status need not read the whole outbox).
+    #[serde(default)]
+    pub failed: u64,
 }
 
 pub const OUTBOX_TOTALS: &str = "outbox";
@@ -197,6 +200,9 @@ async fn write_in(
                 let old = newest.map_or(0, |e| e.byte_size);
                 totals.bytes = totals.bytes.saturating_sub(old);
                 totals.count = totals.count.saturating_sub(1);
+                if newest.is_some_and(|e| e.state == OpState::Failed) {
+                    totals.failed = totals.failed.saturating_sub(1);
+                }
                 // The replaced entry keeps its place in the queue (an entry queued earlier in
                 // this batch has no place yet and takes one when it is put).
                 (newest.and_then(|e| e.seq), Some(replaced_op_id))

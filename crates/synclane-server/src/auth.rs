@@ -58,6 +58,15 @@ impl Auth {
         }
     }
 
+    /// 403 when the caller may not push to `workspace` (no access, or read-only access).
+    pub fn authorize_write(&self, caller: Caller, workspace: &str) -> Result<(), ApiError> {
+        self.authorize(caller, workspace)?;
+        if self.grants[caller.0].read_only {
+            return Err(ApiError::forbidden("this token may only read"));
+        }
+        Ok(())
+    }
+
     pub fn authenticate_admin(&self, header: Option<&str>) -> Result<(), ApiError> {
         let expected =
             self.admin_token.as_deref().ok_or_else(|| ApiError::forbidden("no admin token is set"))?;
@@ -81,7 +90,10 @@ mod tests {
     use synclane_core::ErrorCode;
 
     fn auth(rate: Option<RateLimit>) -> Arc<Auth> {
-        let grants = vec![TokenGrant { token: "alpha-token".into(), workspaces: vec!["alpha".into()] }];
+        let grants = vec![
+            TokenGrant { token: "alpha-token".into(), workspaces: vec!["alpha".into()], read_only: false },
+            TokenGrant { token: "viewer-token".into(), workspaces: vec!["alpha".into()], read_only: true },
+        ];
         Auth::new(grants, Some("admin".into()), rate)
     }
 
@@ -96,6 +108,10 @@ mod tests {
         let caller = auth.authenticate(Some("bearer  alpha-token ")).unwrap();
         assert!(auth.authorize(caller, "alpha").is_ok());
         assert_eq!(auth.authorize(caller, "beta").unwrap_err().0.code, ErrorCode::Forbidden);
+        assert!(auth.authorize_write(caller, "alpha").is_ok());
+        let viewer = auth.authenticate(Some("Bearer viewer-token")).unwrap();
+        assert!(auth.authorize(viewer, "alpha").is_ok());
+        assert_eq!(auth.authorize_write(viewer, "alpha").unwrap_err().0.code, ErrorCode::Forbidden);
         assert!(auth.authenticate_admin(Some("Bearer admin")).is_ok());
         assert_eq!(
             auth.authenticate_admin(Some("Bearer alpha-token")).unwrap_err().0.code,

@@ -6,10 +6,13 @@ use synclane_core::validate::ValidationLimits;
 
 /// A bearer token and the workspaces it may use (`"*"`: every workspace).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenGrant {
     pub token: String,
     pub workspaces: Vec<String>,
+    /// May pull and stream but not push (a viewer, or a session whose write access was revoked).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 impl TokenGrant {
@@ -17,8 +20,12 @@ impl TokenGrant {
         self.workspaces.iter().any(|w| w == "*" || w == workspace)
     }
 
-    /// Parses `TOKEN=WS1,WS2` (the `--token` flag).
+    /// Parses `TOKEN=WS1,WS2` (the `--token` flag); a `:read` suffix makes it read-only.
     pub fn parse_flag(flag: &str) -> Result<TokenGrant, String> {
+        let (flag, read_only) = match flag.strip_suffix(":read") {
+            Some(rest) => (rest, true),
+            None => (flag, false),
+        };
         let (token, workspaces) = flag
             .split_once('=')
             .ok_or_else(|| format!("--token wants TOKEN=WORKSPACE[,WORKSPACE]: {flag:?}"))?;
@@ -27,7 +34,7 @@ impl TokenGrant {
         if token.is_empty() || workspaces.is_empty() {
             return Err(format!("--token wants TOKEN=WORKSPACE[,WORKSPACE]: {flag:?}"));
         }
-        Ok(TokenGrant { token: token.to_owned(), workspaces })
+        Ok(TokenGrant { token: token.to_owned(), workspaces, read_only })
     }
 }
 
@@ -110,6 +117,8 @@ mod tests {
         assert_eq!(grant.token, "secret");
         assert!(grant.allows("alpha") && grant.allows("beta") && !grant.allows("gamma"));
         assert!(TokenGrant::parse_flag("any=*").unwrap().allows("whatever"));
+        let viewer = TokenGrant::parse_flag("viewer=alpha:read").unwrap();
+        assert!(viewer.read_only && viewer.allows("alpha") && !grant.read_only);
         for bad in ["secret", "=alpha", "secret=", "secret=,"] {
             assert!(TokenGrant::parse_flag(bad).is_err(), "{bad}");
         }

@@ -108,7 +108,7 @@ async fn push(
     let started = Instant::now();
     let who = caller(&app, &headers)?;
     let batch: PushBatch<Payload> = parse(body, ErrorCode::InvalidChange)?;
-    app.auth.authorize(who, &batch.scope.workspace_id)?;
+    app.auth.authorize_write(who, &batch.scope.workspace_id)?;
     if batch.ops.len() > app.settings.max_batch_ops {
         return Err(ApiError::too_large(format!(
             "a push may carry at most {} ops; this one has {}",

@@ -17,6 +17,16 @@ import {
   type SyncProvider,
 } from 'synclane';
 import { providerConformanceCases, type ConformanceOutcome } from 'synclane/conformance';
+import {
+  chromeInspectedEval,
+  createEvalSource,
+  defineDevtoolsElement,
+  installDevtoolsHook,
+  mountDevtoolsPanel,
+  type DevtoolsSource,
+  type SynclaneDevtoolsElement,
+} from 'synclane/devtools';
+import type { SyncEngine } from 'synclane';
 
 interface Note {
   id: string;
@@ -96,4 +106,22 @@ export async function app(): Promise<void> {
     const outcome: ConformanceOutcome = await c.run();
     if (outcome.status === 'skipped') void outcome.reason;
   }
+}
+
+// The devtools: the hook takes a SyncEngine, the element and the panel take sources.
+export function devtools(engine: SyncEngine, container: HTMLElement): void {
+  const id: string | undefined = installDevtoolsHook(engine);
+  void id;
+  defineDevtoolsElement();
+  const element = document.createElement('synclane-devtools') as SynclaneDevtoolsElement;
+  element.engine = engine;
+  element.options = { outboxLimit: 100, theme: 'dark' };
+  void element.refresh().then((stats) => stats.renderMs + stats.inspectMs);
+  const source: DevtoolsSource = createEvalSource(async (expression) => expression.length);
+  const unmount: () => void = mountDevtoolsPanel(container, source, { onCycle: (s) => void s.rows.created });
+  unmount();
+  // @ts-expect-error: the eval callback API is wrapped, not passed as is
+  createEvalSource(chromeInspectedEval);
+  // @ts-expect-error: a source needs every method
+  mountDevtoolsPanel(container, { engines: async () => [] });
 }
