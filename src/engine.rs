@@ -251,9 +251,11 @@ impl EngineCore {
                 if options.is_undefined() || options.is_null() {
                     Default::default()
                 } else {
-                    serde_wasm_bindgen::from_value(options).map_err(|e| {
-                        synclane_core::SyncError::invalid_argument(format!("inspect options: {e}"))
-                    })?
+                    crate::interop::from_js_strict(
+                        options,
+                        "inspect options",
+                        synclane_core::ErrorCode::InvalidArgument,
+                    )?
                 };
             store.ready().await?;
             crate::store::inspect::inspect(&store, options).await

@@ -303,6 +303,7 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
     let entry = Array::from(&get(&outbox, "entries")).get(0);
     assert_eq!(get(&entry, "state").as_string().as_deref(), Some("failed"));
     assert_eq!(get(&entry, "lastError.code").as_string().as_deref(), Some("rejected"));
+    assert_eq!(get(&outbox, "totals.failed").as_f64(), Some(1.0), "the totals count failed ops");
     assert_eq!(
         Array::from(&wait(engine.take_batch()).await.unwrap()).length(),
         0,
@@ -310,6 +311,8 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
     );
 
     wait(engine.retry_op(failed_id.clone())).await.unwrap();
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.failed").as_f64(), Some(0.0), "a retried op is pending again");
     let retried = Array::from(&wait(engine.take_batch()).await.unwrap());
     assert_eq!(retried.length(), 1);
     assert_eq!(wait(engine.recover_in_flight()).await.unwrap().as_f64(), Some(1.0));
@@ -450,5 +453,35 @@ async fn a_record_written_several_times_in_one_batch_gets_rising_clocks_and_one_
     let r = wait(engine.get("notes".into(), "r".into(), true)).await.unwrap();
     assert_eq!(get(&r, "title").as_string().as_deref(), Some("third"));
     assert_eq!(get(&r, "_sync.clock").as_f64(), Some(3.0));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_write_over_a_failed_op_replaces_it_and_the_failed_count_follows() {
+    let engine = open(&unique("failed-count"), NOTES).await;
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"1"}}]"#)))
+        .await
+        .unwrap();
+    let item = Array::from(&wait(engine.take_batch()).await.unwrap()).get(0);
+    let rejection = js_sys::Object::new();
+    Reflect::set(&rejection, &"seq".into(), &get(&item, "seq")).unwrap();
+    Reflect::set(&rejection, &"opId".into(), &get(&item, "op.stamp.opId")).unwrap();
+    Reflect::set(&rejection, &"error".into(), &js(r#"{"code":"forbidden","message":"read-only"}"#)).unwrap();
+    wait(engine.settle(Array::of1(&rejection).into())).await.unwrap();
+    let view = wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&view, "outbox.totals.failed").as_f64(), Some(1.0));
+    assert_eq!(get(&view, "outbox.entries.0.state").as_string().as_deref(), Some("failed"));
+
+    // A new write of the record coalesces over the failed op: one pending entry, none failed.
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"2"}}]"#)))
+        .await
+        .unwrap();
+    let view = wait(engine.inspect(js(r#"{"outboxLimit":1,"conflictLimit":0}"#))).await.unwrap();
+    assert_eq!(get(&view, "outbox.totals.failed").as_f64(), Some(0.0));
+    assert_eq!(get(&view, "outbox.totals.count").as_f64(), Some(1.0));
+    assert_eq!(get(&view, "outbox.entries.0.state").as_string().as_deref(), Some("pending"));
+    assert_eq!(get(&view, "tombstones").as_f64(), Some(0.0));
+    let err = wait(engine.inspect(js(r#"{"outboxLimits":1}"#))).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"));
     engine.close();
 }
