@@ -476,6 +476,8 @@ async fn a_write_over_a_failed_op_replaces_it_and_the_failed_count_follows() {
     wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"2"}}]"#)))
         .await
         .unwrap();
+    let totals_only = wait(engine.inspect(js(r#"{"outboxLimit":0,"conflictLimit":0}"#))).await.unwrap();
+    assert_eq!(Array::from(&get(&totals_only, "outbox.entries")).length(), 0, "a limit of 0 reads no entry");
     let view = wait(engine.inspect(js(r#"{"outboxLimit":1,"conflictLimit":0}"#))).await.unwrap();
     assert_eq!(get(&view, "outbox.totals.failed").as_f64(), Some(0.0));
     assert_eq!(get(&view, "outbox.totals.count").as_f64(), Some(1.0));

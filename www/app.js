@@ -55,7 +55,7 @@ async function openDevice({ name, label, token }) {
   const flashed = new Set();
   async function render() {
     const notes = (await engine.getAll('notes')).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || a.id.localeCompare(b.id));
-    const pending = new Set((await engine.outbox()).entries.map((e) => e.pk));
+    const pending = new Set((await engine.inspect({ outboxLimit: 500, conflictLimit: 0 })).outbox.entries.map((e) => e.pk));
     notesList.replaceChildren(
       ...notes.map((note) => {
         const item = document.createElement('li');

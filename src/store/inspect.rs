@@ -40,9 +40,15 @@ pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsVal
     let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
     let totals_req = read_state_request(&tx, OUTBOX_TOTALS)?;
     let cursor_req = read_state_request(&tx, CURSOR_STATE)?;
-    let entries_req = object_store(&tx, PENDING_OPS)?
-        .get_all_with_key_and_limit(&JsValue::NULL, options.outbox_limit)
-        .map_err(err("reading the outbox"))?;
+    // IndexedDB reads a count of 0 as "no limit": a limit of 0 reads nothing instead.
+    let entries_req = match options.outbox_limit {
+        0 => None,
+        limit => Some(
+            object_store(&tx, PENDING_OPS)?
+                .get_all_with_key_and_limit(&JsValue::NULL, limit)
+                .map_err(err("reading the outbox"))?,
+        ),
+    };
     let tombstones_req = object_store(&tx, TOMBSTONES)?.count().map_err(err("counting tombstones"))?;
     let conflicts = object_store(&tx, CONFLICTS)?;
     let conflicts_count_req = conflicts.count().map_err(err("counting conflicts"))?;
@@ -57,7 +63,10 @@ pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsVal
     let cursor: CursorState =
         parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
             .unwrap_or_default();
-    let entries = idb::request(&entries_req, "reading the outbox").await?;
+    let entries = match &entries_req {
+        Some(req) => idb::request(req, "reading the outbox").await?,
+        None => js_sys::Array::new().into(),
+    };
     let tombstones = idb::request(&tombstones_req, "counting tombstones").await?;
     let conflict_total = idb::request(&conflicts_count_req, "counting conflicts").await?;
     let last_cursor = idb::request(&last_req, "reading conflicts").await?;
