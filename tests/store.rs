@@ -262,6 +262,8 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
         0,
         "in-flight ops are not taken twice"
     );
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.inFlight").as_f64(), Some(2.0));
 
     // A write while "a" is in flight is neither lost nor merged into the op being pushed.
     let later = wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"2"}}]"#)))
@@ -288,6 +290,7 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
         "b acknowledged; a superseded by its newer write"
     );
     assert_eq!(get(&report, "totals.count").as_f64(), Some(1.0));
+    assert_eq!(get(&report, "totals.inFlight").as_f64(), Some(0.0), "settled ops left the flight");
 
     // The newer write of "a" fails for good: it stays, failed, until the app decides.
     let batch = Array::from(&wait(engine.take_batch()).await.unwrap());
@@ -316,6 +319,8 @@ async fn the_outbox_flushes_in_batches_retries_fails_and_lets_the_app_decide() {
     let retried = Array::from(&wait(engine.take_batch()).await.unwrap());
     assert_eq!(retried.length(), 1);
     assert_eq!(wait(engine.recover_in_flight()).await.unwrap().as_f64(), Some(1.0));
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.inFlight").as_f64(), Some(0.0), "recovered ops are pending again");
     let err = wait(engine.discard_op(failed_id.clone())).await.unwrap_err();
     assert_eq!(
         get(&err, "code").as_string().as_deref(),
@@ -485,5 +490,38 @@ async fn a_write_over_a_failed_op_replaces_it_and_the_failed_count_follows() {
     assert_eq!(get(&view, "tombstones").as_f64(), Some(0.0));
     let err = wait(engine.inspect(js(r#"{"outboxLimits":1}"#))).await.unwrap_err();
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn batches_come_from_the_head_of_a_long_queue_in_order_with_backed_off_ops_skipped() {
+    let engine = open(&unique("long-queue"), NOTES).await;
+    // 1,000 records: more than one read chunk (2 x 200 ops) of the queue.
+    let writes: Vec<String> = (0..1000)
+        .map(|i| format!(r#"{{"table":"notes","op":"put","record":{{"id":"n{i}","title":"t"}}}}"#))
+        .collect();
+    wait(engine.write(js(&format!("[{}]", writes.join(","))))).await.unwrap();
+    let mut taken = Vec::new();
+    loop {
+        let batch = Array::from(&wait(engine.take_batch()).await.unwrap());
+        if batch.length() == 0 {
+            break;
+        }
+        assert!(batch.length() <= 200, "a batch holds at most maxBatchOps");
+        let settlements = Array::new();
+        for item in batch.iter() {
+            taken.push(get(&item, "op.pk").as_string().unwrap());
+            let ack = js_sys::Object::new();
+            Reflect::set(&ack, &"seq".into(), &get(&item, "seq")).unwrap();
+            Reflect::set(&ack, &"opId".into(), &get(&item, "op.stamp.opId")).unwrap();
+            settlements.push(&ack);
+        }
+        wait(engine.settle(settlements.into())).await.unwrap();
+    }
+    let expected: Vec<String> = (0..1000).map(|i| format!("n{i}")).collect();
+    assert_eq!(taken, expected, "every op once, in queue order");
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(0.0));
+    assert_eq!(get(&outbox, "totals.inFlight").as_f64(), Some(0.0));
     engine.close();
 }

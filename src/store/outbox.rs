@@ -63,6 +63,51 @@ async fn all_entries(tx: &IdbTransaction) -> SyncResult<Vec<(JsValue, StoredEntr
         .collect()
 }
 
+/// The head of the queue: entries in queue order, read in chunks until they hold a full batch
+/// of due ops or the queue ends. `None` when an in-flight entry turns up (the caller then needs
+/// the whole queue to know which records are busy).
+async fn queue_head(
+    tx: &IdbTransaction,
+    now_ms: u64,
+    config: &OutboxConfig,
+) -> SyncResult<Option<Vec<(JsValue, StoredEntry)>>> {
+    let pending = object_store(tx, PENDING_OPS)?;
+    let chunk = (config.max_batch_ops.saturating_mul(2)).clamp(64, 4096) as u32;
+    let mut out = Vec::new();
+    let mut after: Option<u64> = None;
+    let (mut due, mut due_bytes) = (0usize, 0u64);
+    loop {
+        let range = match after {
+            None => JsValue::NULL,
+            Some(seq) => web_sys::IdbKeyRange::lower_bound_with_open(&JsValue::from_f64(seq as f64), true)
+                .map_err(|e| idb::storage_error("reading the outbox", &e))?
+                .into(),
+        };
+        let req = pending
+            .get_all_with_key_and_limit(&range, chunk)
+            .map_err(|e| idb::storage_error("reading the outbox", &e))?;
+        let values = Array::from(&idb::request(&req, "reading the outbox").await?);
+        for value in values.iter() {
+            let entry: StoredEntry = from_stored(value.clone(), "outbox entry")?;
+            if entry.state == OpState::InFlight {
+                return Ok(None);
+            }
+            if entry.state == OpState::Pending && entry.next_attempt_at <= now_ms {
+                due += 1;
+                due_bytes += entry.byte_size;
+            }
+            after = entry.seq;
+            out.push((value, entry));
+        }
+        if values.length() < chunk
+            || due >= config.max_batch_ops
+            || due_bytes >= config.max_batch_bytes as u64
+        {
+            return Ok(Some(out));
+        }
+    }
+}
+
 fn put_entry(tx: &IdbTransaction, value: &JsValue, entry: &StoredEntry) -> SyncResult<()> {
     // Rewrites the metadata fields and keeps the payload object as it is.
     let fresh = to_js(entry)?;
@@ -93,9 +138,16 @@ impl AsObject for JsValue {
 /// Takes the next due batch, marks it in flight, and returns `{ seq, op }` items where `op` is
 /// the `PendingOp` to push (payload included).
 pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> SyncResult<Array> {
-    let tx = store.transaction(&[PENDING_OPS], true)?;
+    let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
     let result = async {
-        let entries = all_entries(&tx).await?;
+        let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+        // With nothing in flight, the batch is the first due entries in queue order: reading the
+        // head of the queue decides it. Otherwise every in-flight record must be known.
+        let head = if totals.in_flight == 0 { queue_head(&tx, now_ms, config).await? } else { None };
+        let entries = match head {
+            Some(entries) => entries,
+            None => all_entries(&tx).await?,
+        };
         let core: Vec<OutboxEntry<()>> = entries.iter().map(|(_, e)| core_entry(e)).collect();
         let refs: Vec<&OutboxEntry<()>> = core.iter().collect();
         let chosen = select_batch(&refs, now_ms, config);
@@ -116,6 +168,10 @@ pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> Sy
             let _ = Reflect::set(&item, &"seq".into(), &JsValue::from_f64(entry.seq.unwrap_or(0) as f64));
             let _ = Reflect::set(&item, &"op".into(), &op);
             batch.push(&item);
+        }
+        if batch.length() > 0 {
+            totals.in_flight += u64::from(batch.length());
+            write_state(&tx, OUTBOX_TOTALS, &totals)?;
         }
         Ok::<_, SyncError>(batch)
     }
@@ -235,6 +291,8 @@ async fn settle_in(
     // earlier in the same batch has one entry fewer than its count says.
     let mut removed_per_record: std::collections::HashMap<(String, String), f64> = Default::default();
     for (settlement, value, entry, count_req) in found {
+        // Every outcome takes the entry out of flight (removed, back to pending, or failed).
+        totals.in_flight = totals.in_flight.saturating_sub(1);
         let record = (entry.table_name.clone(), entry.pk.clone());
         let count = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0);
         let superseded = count - removed_per_record.get(&record).copied().unwrap_or(0.0) > 1.0;
@@ -345,8 +403,9 @@ pub async fn resolve_failed(
 /// Puts every in-flight op back to pending: after a restart, or when this tab takes over the
 /// sync loop, the answer to those pushes is lost; pushing again is safe (dedup by op id).
 pub async fn recover_in_flight(store: &Store) -> SyncResult<u32> {
-    let tx = store.transaction(&[PENDING_OPS], true)?;
+    let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
     let result = async {
+        let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
         let mut count = 0;
         for (value, entry) in all_entries(&tx).await? {
             if entry.state == OpState::InFlight {
@@ -356,6 +415,8 @@ pub async fn recover_in_flight(store: &Store) -> SyncResult<u32> {
                 count += 1;
             }
         }
+        totals.in_flight = 0;
+        write_state(&tx, OUTBOX_TOTALS, &totals)?;
         Ok::<_, SyncError>(count)
     }
     .await;

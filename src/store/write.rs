@@ -46,6 +46,9 @@ pub struct OutboxTotals {
     /// Entries in the `failed` state (so status need not read the whole outbox).
     #[serde(default)]
     pub failed: u64,
+    /// Entries in flight (so taking a batch can read the head of the queue only).
+    #[serde(default)]
+    pub in_flight: u64,
 }
 
 pub const OUTBOX_TOTALS: &str = "outbox";

@@ -1,0 +1,162 @@
+// The floor: the least IndexedDB work that does the job, by hand, with raw requests.
+//
+// The layout mirrors synclane's: the app table `notes` (keyed by `id`, the sync metadata in a
+// `_sync` field), `_pending_ops` (the outbox, auto-increment `seq`, indexed by record),
+// `_tombstones` and `_sync_state` (the cursor).
+// - local write: one readwrite transaction that puts the record and adds its outbox entry
+//   (nothing read first: the clock is 1, no coalescing; a strict lower bound);
+// - remote batch: one readwrite transaction that reads each record's stored version (live
+//   record and tombstone, every request issued before any answer), writes the winners by the
+//   conflict rule (records, tombstones) and the cursor;
+// - reads: one `get` or `getAll` request, values returned as stored.
+import { Hlc, TABLE, beats, httpPull, httpPush, now, sleep } from './common.mjs';
+
+const OUTBOX = '_pending_ops';
+const TOMBSTONES = '_tombstones';
+const STATE = '_sync_state';
+
+function done(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
+  });
+}
+
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+export class Floor {
+  static async open(name, deviceId = 'floor-device') {
+    const open = indexedDB.open(name, 1);
+    open.onupgradeneeded = () => {
+      const db = open.result;
+      db.createObjectStore(TABLE, { keyPath: 'id' });
+      db.createObjectStore(OUTBOX, { keyPath: 'seq', autoIncrement: true }).createIndex('by_record', ['tableName', 'pk']);
+      db.createObjectStore(TOMBSTONES, { keyPath: 'key' });
+      db.createObjectStore(STATE, { keyPath: 'key' });
+    };
+    return new Floor(await request(open), deviceId);
+  }
+
+  constructor(db, deviceId) {
+    this.db = db;
+    this.deviceId = deviceId;
+    this.hlc = new Hlc(0xf100);
+    this.ops = 0;
+  }
+
+  /** Puts records: each with its outbox entry, all in one transaction. */
+  write(records) {
+    const tx = this.db.transaction([TABLE, OUTBOX], 'readwrite');
+    const table = tx.objectStore(TABLE);
+    const outbox = tx.objectStore(OUTBOX);
+    const createdAt = Date.now();
+    for (const record of records) {
+      const stamp = { clock: 1, hlc: this.hlc.now(), deviceId: this.deviceId, opId: `${this.deviceId}-${++this.ops}` };
+      table.put({ ...record, _sync: stamp });
+      outbox.add({ tableName: TABLE, pk: record.id, op: 'put', payload: record, stamp, state: 'pending', attempts: 0, createdAt });
+    }
+    return done(tx);
+  }
+
+  /** Applies a page of remote changes by the conflict rule, with the cursor, in one transaction. */
+  applyRemote(changes, nextCursor) {
+    const tx = this.db.transaction([TABLE, TOMBSTONES, STATE], 'readwrite');
+    const table = tx.objectStore(TABLE);
+    const tombstones = tx.objectStore(TOMBSTONES);
+    let applied = 0;
+    const at = Date.now();
+    for (const change of changes) {
+      const key = `${change.tableName}\u0000${change.pk}`;
+      const liveRequest = table.get(change.pk);
+      const tombRequest = tombstones.get(key);
+      let waiting = 2;
+      const decide = () => {
+        const live = liveRequest.result;
+        const tomb = tombRequest.result;
+        const deleted = change.op === 'delete';
+        if (live && !beats(change.stamp, deleted, live._sync, false)) return;
+        if (!live && tomb && !beats(change.stamp, deleted, tomb.stamp, true)) return;
+        applied += 1;
+        if (!deleted) {
+          table.put({ ...change.payload, _sync: { ...change.stamp, serverVersion: change.serverVersion } });
+          if (tomb) tombstones.delete(key);
+        } else {
+          if (live) table.delete(change.pk);
+          tombstones.put({ key, tableName: change.tableName, pk: change.pk, stamp: change.stamp, serverVersion: change.serverVersion, deletedAt: at });
+        }
+      };
+      liveRequest.onsuccess = tombRequest.onsuccess = () => {
+        if (--waiting === 0) decide();
+      };
+    }
+    tx.objectStore(STATE).put({ key: 'cursor', cursor: nextCursor });
+    return done(tx).then(() => applied);
+  }
+
+  async get(id) {
+    return request(this.db.transaction(TABLE).objectStore(TABLE).get(id));
+  }
+
+  async getAll() {
+    return request(this.db.transaction(TABLE).objectStore(TABLE).getAll());
+  }
+
+  async counts() {
+    const tx = this.db.transaction([TABLE, TOMBSTONES, STATE, OUTBOX]);
+    const [live, tombstones, cursor, outbox] = await Promise.all([
+      request(tx.objectStore(TABLE).count()),
+      request(tx.objectStore(TOMBSTONES).count()),
+      request(tx.objectStore(STATE).get('cursor')),
+      request(tx.objectStore(OUTBOX).count()),
+    ]);
+    return { live, tombstones, cursor: cursor?.cursor ?? 0, outbox };
+  }
+
+  /** Pushes the outbox in queue order, `maxOps` per request, deleting what the server took. */
+  async flush(url, token, workspaceId, maxOps) {
+    const sent = { pushes: 0, ops: 0, bytes: 0 };
+    for (;;) {
+      const entries = await request(this.db.transaction(OUTBOX).objectStore(OUTBOX).getAll(null, maxOps));
+      if (entries.length === 0) return sent;
+      const ops = entries.map((e) => ({ tableName: e.tableName, pk: e.pk, op: e.op, payload: e.payload, stamp: e.stamp }));
+      const { bytes } = await httpPush(url, token, { scope: { workspaceId }, deviceId: this.deviceId, ops });
+      sent.pushes += 1;
+      sent.ops += ops.length;
+      sent.bytes += bytes;
+      const tx = this.db.transaction(OUTBOX, 'readwrite');
+      tx.objectStore(OUTBOX).delete(IDBKeyRange.bound(entries[0].seq, entries.at(-1).seq));
+      await done(tx);
+    }
+  }
+
+  /** A bootstrap: snapshot pages pulled over HTTP, each applied in one transaction. */
+  async bootstrap(url, token, workspaceId, limit) {
+    let cursor = 0;
+    let floor;
+    let pulled = 0;
+    for (;;) {
+      const page = await httpPull(url, token, {
+        scope: { workspaceId }, cursor, limit, deviceId: this.deviceId, snapshot: true,
+        ...(floor !== undefined && { retentionFloor: floor }),
+      });
+      floor ??= page.retentionFloor;
+      await this.applyRemote(page.changes, page.nextCursor);
+      pulled += page.changes.length;
+      cursor = page.nextCursor;
+      if (!page.hasMore) return pulled;
+      await sleep(0);
+    }
+  }
+
+  close() {
+    this.db.close();
+  }
+}
+
+export { now };
