@@ -77,7 +77,7 @@ export const REMOTE_BATCH = 500;
  *   delete with clock 2 (a tombstone wins), 3 a put with clock 1 and a later hlc (wins by hlc),
  *   4 a put with clock 1 and an earlier hlc (loses: the local version stays);
  * - 5,000 records never seen: puts, and every tenth a delete (a tombstone of an unknown record).
- * Expected outcome: 4,000 + 4,500 applied puts and deletes... see `expectedRemote`.
+ * 9,000 changes win; the end state is `EXPECTED_REMOTE`.
  */
 export function remoteData(baseMs) {
   const t0 = baseMs - 2 * 3600_000;

@@ -6,7 +6,7 @@
 // - local write: one readwrite transaction that puts the record and adds its outbox entry
 //   (nothing read first: the clock is 1, no coalescing; a strict lower bound);
 // - remote batch: one readwrite transaction that reads each record's stored version (live
-//   record and tombstone, every request issued before any answer), writes the winners by the
+//   record and tombstone: every request issued at once), then writes the winners by the
 //   conflict rule (records, tombstones) and the cursor;
 // - reads: one `get` or `getAll` request, values returned as stored.
 import { Hlc, TABLE, beats, httpPull, httpPush, now, sleep } from './common.mjs';
@@ -64,38 +64,51 @@ export class Floor {
     return done(tx);
   }
 
-  /** Applies a page of remote changes by the conflict rule, with the cursor, in one transaction. */
+  /**
+   * Applies a page of remote changes by the conflict rule, with the cursor, in one transaction:
+   * every read issued at once, then the winners written when the last read answers.
+   */
   applyRemote(changes, nextCursor) {
     const tx = this.db.transaction([TABLE, TOMBSTONES, STATE], 'readwrite');
     const table = tx.objectStore(TABLE);
     const tombstones = tx.objectStore(TOMBSTONES);
+    const keys = changes.map((c) => `${c.tableName}\u0000${c.pk}`);
+    const lives = new Array(changes.length);
+    const tombs = new Array(changes.length);
+    let waiting = changes.length * 2;
     let applied = 0;
-    const at = Date.now();
-    for (const change of changes) {
-      const key = `${change.tableName}\u0000${change.pk}`;
-      const liveRequest = table.get(change.pk);
-      const tombRequest = tombstones.get(key);
-      let waiting = 2;
-      const decide = () => {
-        const live = liveRequest.result;
-        const tomb = tombRequest.result;
+    const writeWinners = () => {
+      const at = Date.now();
+      changes.forEach((change, i) => {
+        const live = lives[i];
+        const tomb = tombs[i];
         const deleted = change.op === 'delete';
         if (live && !beats(change.stamp, deleted, live._sync, false)) return;
         if (!live && tomb && !beats(change.stamp, deleted, tomb.stamp, true)) return;
         applied += 1;
         if (!deleted) {
           table.put({ ...change.payload, _sync: { ...change.stamp, serverVersion: change.serverVersion } });
-          if (tomb) tombstones.delete(key);
+          if (tomb) tombstones.delete(keys[i]);
         } else {
           if (live) table.delete(change.pk);
-          tombstones.put({ key, tableName: change.tableName, pk: change.pk, stamp: change.stamp, serverVersion: change.serverVersion, deletedAt: at });
+          tombstones.put({ key: keys[i], tableName: change.tableName, pk: change.pk, stamp: change.stamp, serverVersion: change.serverVersion, deletedAt: at });
         }
+      });
+      tx.objectStore(STATE).put({ key: 'cursor', cursor: nextCursor });
+    };
+    changes.forEach((change, i) => {
+      const liveRequest = table.get(change.pk);
+      const tombRequest = tombstones.get(keys[i]);
+      liveRequest.onsuccess = () => {
+        lives[i] = liveRequest.result;
+        if (--waiting === 0) writeWinners();
       };
-      liveRequest.onsuccess = tombRequest.onsuccess = () => {
-        if (--waiting === 0) decide();
+      tombRequest.onsuccess = () => {
+        tombs[i] = tombRequest.result;
+        if (--waiting === 0) writeWinners();
       };
-    }
-    tx.objectStore(STATE).put({ key: 'cursor', cursor: nextCursor });
+    });
+    if (changes.length === 0) writeWinners();
     return done(tx).then(() => applied);
   }
 

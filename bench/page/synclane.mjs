@@ -91,4 +91,4 @@ export class SynclaneCore {
   }
 }
 
-export { HttpSyncProvider, MemorySyncProvider, MemorySyncServer, countingFetch };
+export { HttpSyncProvider, MemorySyncProvider, MemorySyncServer, countingFetch, initSynclane };

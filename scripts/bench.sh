@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The benchmark: synclane's release build against a hand-written IndexedDB floor,
+# Dexie with a hand-written outbox and TinyBase, in headless Chromium. Prints a table and
+# writes dist/bench/results.json. Knobs: see bench/README.md (BENCH_RUNS, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for f in dist/npm/dist/index.js dist/npm/dist/wasm/synclane_bg.wasm target/release/synclane-server; do
+  if [ ! -e "$f" ]; then
+    echo "bench: $f is missing: run scripts/build.sh first" >&2
+    exit 1
+  fi
+done
+if [ ! -d node_modules/dexie ] || [ ! -d node_modules/tinybase ] || [ ! -d node_modules/playwright-core ]; then
+  echo "bench: node modules are missing: run scripts/setup.sh (or npm ci) first" >&2
+  exit 1
+fi
+exec node bench/run.mjs "$@"
