@@ -1,4 +1,4 @@
-// The benchmark of issue 7: synclane (the built npm package) against a hand-written IndexedDB
+// The benchmark: synclane (the built npm package) against a hand-written IndexedDB
 // floor, Dexie with a hand-written outbox, and TinyBase, in one headless Chromium, interleaved
 // run by run; medians of the runs. Prints a table and writes dist/bench/results.json.
 //
