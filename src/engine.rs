@@ -17,6 +17,7 @@ use js_sys::{Array, Promise, Reflect};
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
+use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
 use synclane_core::echo::RecentOpCache;
 use synclane_core::hlc::{ClockPolicy, HlcStamp, HybridClock};
@@ -57,6 +58,17 @@ struct Inner {
     clock: HybridClock,
     echo: RecentOpCache,
     outbox: OutboxConfig,
+}
+
+impl Inner {
+    /// Validates a remote batch against this workspace's tables and clock policy.
+    fn validate_remote(&self, raw: Vec<RawChange<JsPayload>>) -> SyncResult<Vec<SyncChange<JsPayload>>> {
+        let ctx = ValidationContext {
+            clock: self.clock.policy(),
+            ..ValidationContext::new(Some(&self.store.table_names), now_ms())
+        };
+        validate_remote_batch(raw, &ctx)
+    }
 }
 
 /// The engine's core: storage, stamping and conflict resolution for one workspace.
@@ -353,14 +365,7 @@ impl EngineCore {
             let total = total.map(|t| crate::interop::version_arg(t, "total")).transpose()?;
             let store = inner.borrow().store.clone();
             store.ready().await?;
-            let validated = {
-                let guard = inner.borrow();
-                let ctx = ValidationContext {
-                    clock: guard.clock.policy(),
-                    ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
-                };
-                validate_remote_batch(parse_changes(&changes)?, &ctx)?
-            };
+            let validated = inner.borrow().validate_remote(parse_changes(&changes)?)?;
             let state = rescan::stage_page(
                 &store,
                 validated,
@@ -398,14 +403,7 @@ impl EngineCore {
         promise(async move {
             let store = inner.borrow().store.clone();
             store.ready().await?;
-            let validated = {
-                let guard = inner.borrow();
-                let ctx = ValidationContext {
-                    clock: guard.clock.policy(),
-                    ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
-                };
-                validate_remote_batch(parse_changes(&changes)?, &ctx)?
-            };
+            let validated = inner.borrow().validate_remote(parse_changes(&changes)?)?;
             let plan = rescan::dry_run(&store, validated).await?;
             #[derive(serde::Serialize)]
             #[serde(rename_all = "camelCase")]
@@ -603,18 +601,14 @@ async fn apply_changes(
     store.ready().await?;
     let validated = {
         let guard = inner.borrow();
-        let ctx = ValidationContext {
-            clock: guard.clock.policy(),
-            ..ValidationContext::new(Some(&guard.store.table_names), now_ms())
-        };
         let raw = parse_changes(&changes)?;
         if page.is_some() {
-            validate_remote_batch(raw, &ctx)?
+            guard.validate_remote(raw)?
         } else {
             // Winners come from different records of one push: no ascending order to check.
             let mut validated = Vec::with_capacity(raw.len());
             for change in raw {
-                validated.extend(validate_remote_batch(vec![change], &ctx)?);
+                validated.extend(guard.validate_remote(vec![change])?);
             }
             validated
         }

@@ -162,12 +162,15 @@ export class SyncRunner {
     return this.#leader;
   }
 
-  async #refreshState(): Promise<void> {
+  /** Brings the policy state up to date; resolves to the outbox totals it read. */
+  async #refreshState(): Promise<{ count: number; bytes: number; failed: number }> {
     this.#state.hasProvider = this.#provider() !== undefined;
     this.#state.online = typeof navigator === 'undefined' || navigator.onLine !== false;
     // Started but without the lock: another tab runs the loop, and it alone pushes.
     this.#state.follower = this.#started && !this.#leader;
-    this.#state.pendingOps = (await this.#totals()).count;
+    const totals = await this.#totals();
+    this.#state.pendingOps = totals.count;
+    return totals;
   }
 
   /** The outbox's running totals: one row read, whatever the outbox holds. */
@@ -393,7 +396,6 @@ export class SyncRunner {
 
   /** Stages the server's full set, then swaps it in; an interruption leaves local data as is. */
   async #rescan(provider: SyncProvider, report: SyncReport, fromCursor: number, restarts = 0): Promise<void> {
-    const scope: SyncScope = { workspaceId: this.#workspaceId };
     const started = Date.now();
     this.#phase = 'rescan';
     this.#hooks.emit('sync.rescan:action:starting', { workspaceId: this.#workspaceId, reason: 'cursor_expired', fromCursor });
@@ -403,15 +405,7 @@ export class SyncRunner {
     let staged = 0;
     try {
       for (;;) {
-        const page = await this.#call(provider, 'pull', () =>
-          provider.pull({
-            scope,
-            cursor,
-            limit: this.#options.pullLimit,
-            deviceId: this.#core.deviceId,
-            snapshot: true,
-            ...(floor !== undefined && { retentionFloor: floor }),
-          }), (p) => ({ changes: p.changes.length }));
+        const page = await this.#pullSnapshotPage(provider, cursor, floor);
         floor ??= page.retentionFloor;
         await this.#core.stageRescanPage(page.changes, cursor, page.nextCursor, page.hasMore, page.total, page.retentionFloor);
         staged += page.changes.length;
@@ -454,26 +448,30 @@ export class SyncRunner {
   async planRescan(): Promise<{ plan: unknown; pulled: number }> {
     const provider = this.#provider();
     if (!provider) throw new SyncError('no_provider', 'a rescan plan needs a provider to pull from');
-    const scope: SyncScope = { workspaceId: this.#workspaceId };
     const changes: SyncChange[] = [];
     let cursor = 0;
     let floor: number | undefined;
     for (;;) {
-      const page = await this.#call(provider, 'pull', () =>
-        provider.pull({
-          scope,
-          cursor,
-          limit: this.#options.pullLimit,
-          deviceId: this.#core.deviceId,
-          snapshot: true,
-          ...(floor !== undefined && { retentionFloor: floor }),
-        }), (p) => ({ changes: p.changes.length }));
+      const page = await this.#pullSnapshotPage(provider, cursor, floor);
       floor ??= page.retentionFloor;
       for (const change of page.changes) changes.push(change);
       cursor = page.nextCursor;
       if (!page.hasMore) break;
     }
     return { plan: await this.#core.planRescan(changes), pulled: changes.length };
+  }
+
+  /** One page of the server's full current set (rescans and rescan plans). */
+  #pullSnapshotPage(provider: SyncProvider, cursor: number, floor: number | undefined): Promise<PullResponse> {
+    return this.#call(provider, 'pull', () =>
+      provider.pull({
+        scope: { workspaceId: this.#workspaceId },
+        cursor,
+        limit: this.#options.pullLimit,
+        deviceId: this.#core.deviceId,
+        snapshot: true,
+        ...(floor !== undefined && { retentionFloor: floor }),
+      }), (p) => ({ changes: p.changes.length }));
   }
 
   /** Pushes due batches until none is left; returns whether anything was pushed. */
@@ -696,8 +694,7 @@ export class SyncRunner {
 
   /** The status view-model. */
   async status(): Promise<SyncStatus> {
-    await this.#refreshState();
-    const failedOps = (await this.#totals()).failed;
+    const failedOps = (await this.#refreshState()).failed;
     const input = {
       policy: this.#state,
       ...(this.#progress && { progress: this.#progress }),

@@ -1,30 +1,11 @@
 // The background loop in headless Chromium: what starts a sync by itself, what it tells the
 // app (jobs, requests, subscription status, queue full, GC), echo suppression, rate limits and
 // subscription failures.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { startStaticServer } from '../../scripts/static-server.mjs';
-import { launchBrowser } from './support/browser.mjs';
-import { inPage as runInPage } from './support/scenario.mjs';
+import { usePackagePages } from './support/scenario.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-let server;
-let browser;
-
-before(async () => {
-  assert.ok(existsSync(`${root}dist/npm/dist/index.js`), 'run scripts/build.sh first');
-  server = await startStaticServer(root);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const inPage = (scenario, arg) => runInPage(browser, server.url, scenario, arg);
+const { inPage, opened } = usePackagePages();
 
 test('a started engine pushes its writes and applies others by itself; its own ops do not come back as changes', async () => {
   const result = await inPage(async () => {
@@ -148,9 +129,10 @@ test('the outbox reports when it is full; idle GC purges covered tombstones and 
 });
 
 test('going offline blocks syncs; coming back online and becoming visible start them', async () => {
+  const { browser, url } = opened();
   const page = await browser.newPage();
   try {
-    await page.goto(`${server.url}/tests/e2e/support/blank.html`);
+    await page.goto(`${url}/tests/e2e/support/blank.html`);
     await page.addScriptTag({ type: 'module', content: `
       import * as synclane from '/dist/npm/dist/index.js';
       await synclane.initSynclane();

@@ -1,29 +1,10 @@
 // The sync loop end to end in headless Chromium, through the npm package: devices editing
 // offline and converging, failures that retry or fail for good, a large bootstrap, rescans.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { startStaticServer } from '../../scripts/static-server.mjs';
-import { launchBrowser } from './support/browser.mjs';
-import { inPage as runInPage } from './support/scenario.mjs';
+import { usePackagePages } from './support/scenario.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-let server;
-let browser;
-
-before(async () => {
-  assert.ok(existsSync(`${root}dist/npm/dist/index.js`), 'run scripts/build.sh first');
-  server = await startStaticServer(root);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const inPage = (scenario, arg) => runInPage(browser, server.url, scenario, arg);
+const { inPage } = usePackagePages();
 
 test('two devices edit offline, reconnect and converge with the same winners', async () => {
   const result = await inPage(async () => {

@@ -1,6 +1,11 @@
 // Runs a scenario in a fresh page that loaded the built npm package as `window.synclane`, with
 // `window.openDevice(name, provider, extra)` opening an engine on its own database.
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startStaticServer } from '../../../scripts/static-server.mjs';
+import { launchBrowser } from './browser.mjs';
 
 export async function inPage(browser, serverUrl, scenario, arg) {
   const page = await browser.newPage();
@@ -31,4 +36,28 @@ export async function inPage(browser, serverUrl, scenario, arg) {
     await page.close();
     assert.deepEqual(errors, []);
   }
+}
+
+/**
+ * For test files whose tests all run scenarios: starts a static server on the repository and a
+ * browser before the file's tests and stops them after. Returns `inPage(scenario, arg)` and,
+ * for tests that drive pages themselves, `opened()`: `{ browser, url }`.
+ */
+export function usePackagePages() {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  let server;
+  let browser;
+  before(async () => {
+    assert.ok(existsSync(`${root}dist/npm/dist/index.js`), 'run scripts/build.sh first');
+    server = await startStaticServer(root);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  return {
+    inPage: (scenario, arg) => inPage(browser, server.url, scenario, arg),
+    opened: () => ({ browser, url: server.url }),
+  };
 }

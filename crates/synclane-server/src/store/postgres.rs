@@ -136,11 +136,10 @@ impl PostgresStore {
 
         let writes = view.record_writes()?;
         if !writes.is_empty() {
-            let column =
-                |f: fn(&super::view::RecordWrite) -> String| writes.iter().map(f).collect::<Vec<_>>();
+            let column = |f: fn(&RecordRow) -> String| writes.iter().map(f).collect::<Vec<_>>();
             let tables = column(|w| w.table_name.clone());
             let pks = column(|w| w.pk.clone());
-            let kinds = column(|w| w.op.to_owned());
+            let kinds = column(|w| w.op.clone());
             let hlcs = column(|w| w.hlc.clone());
             let devices = column(|w| w.device_id.clone());
             let ids = column(|w| w.op_id.clone());

@@ -7,7 +7,7 @@ use synclane_core::{ChangeStamp, OpKind, SyncError, SyncResult};
 
 pub type Payload = serde_json::Value;
 
-/// A stored row of `sl_records`, as both databases return it.
+/// A row of `sl_records`, as both databases return it and as a push writes it.
 pub struct RecordRow {
     pub table_name: String,
     pub pk: String,
@@ -47,20 +47,6 @@ impl RecordRow {
         };
         Ok(((self.table_name, self.pk), version, self.purged))
     }
-}
-
-/// A row to upsert into `sl_records`.
-pub struct RecordWrite {
-    pub table_name: String,
-    pub pk: String,
-    pub op: &'static str,
-    pub payload: Option<String>,
-    pub clock: i64,
-    pub hlc: String,
-    pub device_id: String,
-    pub op_id: String,
-    pub server_version: i64,
-    pub stored_at: i64,
 }
 
 fn corrupt(message: String) -> SyncError {
@@ -119,15 +105,15 @@ impl PushView {
     }
 
     /// The rows to upsert.
-    pub fn record_writes(&self) -> SyncResult<Vec<RecordWrite>> {
+    pub fn record_writes(&self) -> SyncResult<Vec<RecordRow>> {
         self.dirty
             .iter()
             .map(|key| {
                 let stored = &self.records[key];
-                Ok(RecordWrite {
+                Ok(RecordRow {
                     table_name: key.0.clone(),
                     pk: key.1.clone(),
-                    op: stored.op.as_str(),
+                    op: stored.op.as_str().to_owned(),
                     payload: stored
                         .payload
                         .as_ref()
@@ -140,6 +126,7 @@ impl PushView {
                     op_id: stored.stamp.op_id.clone(),
                     server_version: to_i64(stored.server_version),
                     stored_at: to_i64(stored.stored_at_ms),
+                    purged: false,
                 })
             })
             .collect()
