@@ -51,8 +51,10 @@ const BOOTSTRAP_WORKSPACE = 'bench-bootstrap';
 
 // ---- what must exist: the release build (scripts/build.sh) and the node modules.
 
-const BUILD = ['dist/npm/dist/index.js', 'dist/npm/dist/wasm/synclane.js', 'dist/npm/dist/wasm/synclane_bg.wasm', 'target/release/synclane-server'];
-const missingBuild = FROM ? [] : BUILD.filter((f) => !existsSync(join(root, f)));
+const { startSyncServer, tempDir, SERVER_BINARY } = await import('../scripts/sync-server.mjs');
+const BUILD = ['dist/npm/dist/index.js', 'dist/npm/dist/wasm/synclane.js', 'dist/npm/dist/wasm/synclane_bg.wasm'].map((f) => join(root, f));
+BUILD.push(SERVER_BINARY);
+const missingBuild = FROM ? [] : BUILD.filter((f) => !existsSync(f));
 if (missingBuild.length) fail(`missing ${missingBuild.join(', ')}: run scripts/build.sh first`);
 const MODULES = ['node_modules/playwright-core', 'node_modules/dexie/dist/modern/dexie.mjs', 'node_modules/tinybase/mergeable-store/index.js'];
 const missingModules = FROM ? [] : MODULES.filter((f) => !existsSync(join(root, f)));
@@ -61,7 +63,6 @@ if (missingModules.length) fail(`missing ${missingModules.join(', ')}: run scrip
 const { chromium } = FROM ? {} : await import('playwright-core');
 const { CHROMIUM_ARGS } = FROM ? {} : await import('../tests/e2e/support/browser.mjs');
 const { startStaticServer } = await import('../scripts/static-server.mjs');
-const { startSyncServer, tempDir } = await import('../scripts/sync-server.mjs');
 
 const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 const median = (values) => {

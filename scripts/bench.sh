@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for f in dist/npm/dist/index.js dist/npm/dist/wasm/synclane_bg.wasm target/release/synclane-server; do
+for f in dist/npm/dist/index.js dist/npm/dist/wasm/synclane_bg.wasm "${CARGO_TARGET_DIR:-target}/release/synclane-server"; do
   if [ ! -e "$f" ]; then
     echo "bench: $f is missing: run scripts/build.sh first" >&2
     exit 1

@@ -9,10 +9,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh
 stamp="dist/.build-stamp"
 sources="$(cat Cargo.toml Cargo.lock $(git ls-files src crates js pkg-template devtools-extension scripts/build.sh) 2>/dev/null | sha256sum | awk '{print $1}')"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sources" ] || [ ! -f dist/npm/dist/index.js ] || [ ! -x target/release/synclane-server ]; then
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sources" ] || [ ! -f dist/npm/dist/index.js ] || [ ! -x "${CARGO_TARGET_DIR:-target}/release/synclane-server" ]; then
   bash scripts/build.sh
   echo "$sources" > "$stamp"
 else
-  echo "[demo] package and server are up to date (dist/, target/release/synclane-server)"
+  echo "[demo] package and server are up to date (dist/ and the server)"
 fi
 exec node scripts/serve.mjs

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-export const SERVER_BINARY = join(root, 'target', 'release', 'synclane-server');
+// Cargo's output folder: CARGO_TARGET_DIR when set, as cargo itself does.
+export const SERVER_BINARY = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'release', 'synclane-server');
 
 /** A temporary folder for SQLite files and configs. */
 export function tempDir() {
