@@ -460,6 +460,15 @@ impl EngineCore {
         })
     }
 
+    /// Registers the callback told when the database goes away under the engine: `{ reason:
+    /// 'deleted', pendingOps }` when it was deleted (the engine is then closed; `pendingOps` are
+    /// the outbox entries read before it went), `{ reason: 'closed' }` when the browser closed the
+    /// connection (the engine reopens it on its next use).
+    #[wasm_bindgen(js_name = onStorageLost)]
+    pub fn on_storage_lost(&self, callback: Option<js_sys::Function>) {
+        self.inner.borrow().store.set_on_lost(callback);
+    }
+
     /// Closes the database connection.
     pub fn close(&self) {
         self.inner.borrow().store.close();

@@ -82,8 +82,11 @@ pub async fn transaction_done(tx: &IdbTransaction, context: &str) -> Result<(), 
         let failed = target.clone();
         let reject_abort = reject.clone();
         let failed_abort = target.clone();
-        let on_error = Closure::once_into_js(move || {
-            let _ = reject.call1(&JsValue::UNDEFINED, &dom_error(&failed));
+        // A failed request's error event reaches the transaction before its abort, when the
+        // transaction's own `error` is not set yet: the request (the event's target) says why.
+        let on_error = Closure::once_into_js(move |event: web_sys::Event| {
+            let source = event.target().map(JsValue::from).unwrap_or(failed);
+            let _ = reject.call1(&JsValue::UNDEFINED, &dom_error(&source));
         });
         let on_abort = Closure::once_into_js(move || {
             let _ = reject_abort.call1(&JsValue::UNDEFINED, &dom_error(&failed_abort));

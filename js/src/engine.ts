@@ -237,6 +237,7 @@ export class SyncEngine {
         if (message.data.local) this.#runner.localWrite(message.data.local);
       };
     }
+    core.onStorageLost((info: { reason: 'deleted' | 'closed'; pendingOps?: OutboxEntry[] | null }) => void this.#storageLost(info));
     // Tools (the devtools panel and extension) find the page's engines here.
     installDevtoolsHook(this);
   }
@@ -479,6 +480,38 @@ export class SyncEngine {
       }
     }
     if (broadcast) this.#channel?.postMessage({ table: event.table, ids: event.ids, ...(local && { local }) });
+  }
+
+  /** The database went away: tell the app, and stop or carry on (see `sync.storage:action:lost`). */
+  async #storageLost(info: { reason: 'deleted' | 'closed'; pendingOps?: OutboxEntry[] | null }): Promise<void> {
+    const base = { workspaceId: this.workspaceId, dbName: this.dbName };
+    if (info.reason === 'deleted') {
+      this.#closed = true;
+      await this.#runner.stop();
+      this.#channel?.close();
+      this.hooks.emit('sync.storage:action:lost', { ...base, reason: 'deleted', pendingOps: info.pendingOps ?? [] });
+      return;
+    }
+    const pendingBefore = this.#runner.lastKnownPendingOps;
+    let pendingAfter: number | undefined;
+    // Reopen the connection (recreating the stores if the data went with it). While the browser
+    // is still clearing the origin's data, opening fails: try again a few times.
+    for (const delayMs of [0, 50, 200, 1000]) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      try {
+        const view = (await this.#core.inspect({ outboxLimit: 0, conflictLimit: 0 })) as { outbox: { totals: { count: number } } };
+        pendingAfter = view.outbox.totals.count;
+        break;
+      } catch (error) {
+        if (toSyncError(error).code === 'closed') break;
+      }
+    }
+    this.hooks.emit('sync.storage:action:lost', {
+      ...base,
+      reason: 'closed',
+      pendingBefore,
+      ...(pendingAfter !== undefined && { pendingAfter }),
+    });
   }
 
   /** Closes the database and stops everything. */

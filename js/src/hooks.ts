@@ -10,6 +10,7 @@
 
 import type { SyncError, SyncErrorCode } from './errors.js';
 import type { ChangeStamp, OpKind, PendingOp, PushBatch, PushResult, SyncChange, SyncPayload } from './types.js';
+import type { OutboxEntry } from './engine.js';
 
 /** The engine activity an error, a request or a job belongs to. */
 export type SyncPhase =
@@ -77,6 +78,23 @@ export interface SyncHookMap {
     pk?: string;
     error: SyncError;
   };
+  /**
+   * The database went away under the engine.
+   * - `deleted`: another tab, the app or the user deleted it. The engine is closed (its calls
+   *   fail with `closed`); `pendingOps` are the writes that were waiting in its outbox, read just
+   *   before the database went: write them again (to a newly opened engine) to keep them.
+   * - `closed`: the browser closed the connection (site data cleared, a disk error). The engine
+   *   reopens it on its next call; `pendingBefore` and `pendingAfter` count the outbox before and
+   *   after, so a drop shows writes lost with the data.
+   */
+  'sync.storage:action:lost': {
+    workspaceId: string;
+    dbName: string;
+    reason: 'deleted' | 'closed';
+    pendingOps?: OutboxEntry[];
+    pendingBefore?: number;
+    pendingAfter?: number;
+  };
   /** A batch is about to be pushed. */
   'sync.push:action:before': {
     workspaceId: string;
@@ -129,6 +147,15 @@ export interface SyncHookMap {
     conflicts: number;
     /** The cursor after the transaction. */
     cursor: number;
+  };
+  /**
+   * Remote changes carried stamps from a clock further ahead than the drift bound. They were
+   * applied, but this device's clock did not follow past the bound: `aheadMs` is how far beyond
+   * it the furthest stamp was. Usually a device with a wrong clock.
+   */
+  'sync.clock:action:skew': {
+    workspaceId: string;
+    aheadMs: number;
   };
   /** Remote changes could not be applied; nothing was written and the cursor did not move. */
   'sync.pull:action:error': {
@@ -300,11 +327,13 @@ export type SyncHookName = keyof SyncHookMap;
 const HOOK_NAME_SET: Readonly<Record<SyncHookName, true>> = {
   'sync.op:action:captured': true,
   'sync.capture:action:failed': true,
+  'sync.storage:action:lost': true,
   'sync.push:action:before': true,
   'sync.push:action:after': true,
   'sync.error:action': true,
   'sync.pull:action:received': true,
   'sync.pull:action:applied': true,
+  'sync.clock:action:skew': true,
   'sync.pull:action:error': true,
   'sync.conflict:action:detected': true,
   'sync.bootstrap:action:start': true,

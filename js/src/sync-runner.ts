@@ -86,6 +86,8 @@ interface ApplyReport {
   echoes: number;
   identical: number;
   stale: number;
+  /** How far the furthest remote stamp was ahead of the local clock's drift bound (0 if none). */
+  skewMs: number;
   cursor: { phase: string; cursor: number };
 }
 
@@ -155,6 +157,11 @@ export class SyncRunner {
 
   get #policyConfig() {
     return { manualCooldownMs: this.#options.manualCooldownMs, intervalMs: this.#options.intervalMs };
+  }
+
+  /** The outbox size last seen (after the last write or sync request). */
+  get lastKnownPendingOps(): number {
+    return this.#state.pendingOps;
   }
 
   /** Whether this tab runs the loop (holds the workspace's lock). */
@@ -369,6 +376,9 @@ export class SyncRunner {
   }
 
   #afterApply(changes: SyncChange[], applied: ApplyReport): void {
+    if (applied.skewMs > 0) {
+      this.#hooks.emit('sync.clock:action:skew', { workspaceId: this.#workspaceId, aheadMs: applied.skewMs });
+    }
     const byKey = new Map(changes.map((c) => [`${c.tableName}\u0000${c.pk}`, c]));
     for (const conflict of applied.conflicts) {
       const remote = byKey.get(`${conflict.tableName}\u0000${conflict.pk}`);
@@ -583,6 +593,7 @@ export class SyncRunner {
 
   /** A local write happened (here or in another tab). */
   localWrite(totals: { count: number; bytes: number }): void {
+    this.#state.pendingOps = totals.count;
     if (totals.bytes > this.#options.outboxCapacityBytes) {
       this.#hooks.emit('sync.queue:action:full', { workspaceId: this.#workspaceId, pendingOps: totals.count, pendingBytes: totals.bytes, capacityBytes: this.#options.outboxCapacityBytes });
     }

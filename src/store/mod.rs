@@ -25,14 +25,24 @@ use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
 
 /// An open workspace database.
 ///
-/// When another tab upgrades the schema, the browser asks this connection to close
-/// (`versionchange`); holding it open would block that tab. The store closes at once and
-/// reopens, with an upgrade of its own if its declared schema needs one, before its next use.
+/// The connection can go away under the engine in three ways, each handled so that no pending
+/// write disappears unnoticed:
+/// - Another tab upgrades the schema: the browser asks this connection to close
+///   (`versionchange`); holding it open would block that tab. The store closes at once and
+///   reopens, with an upgrade of its own if its declared schema needs one, before its next use.
+/// - Another tab (or the app) deletes the database: the store reads its outbox in a transaction
+///   started before closing (the browser lets it finish), hands those pending writes to the
+///   `on_lost` callback, and refuses further use with `closed`. Recreating the database would
+///   silently resurrect a workspace someone meant to remove.
+/// - The browser closes the connection itself (site data cleared, a disk error): the store
+///   tells `on_lost` and reopens before its next use.
 pub struct Store {
     db: RefCell<IdbDatabase>,
     superseded: Rc<Cell<bool>>,
+    deleted: Rc<Cell<bool>>,
     closed: Cell<bool>,
-    on_version_change: RefCell<Option<Closure<dyn FnMut()>>>,
+    on_lost: Rc<RefCell<Option<js_sys::Function>>>,
+    listeners: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
     tables: Vec<TableSpec>,
     pub name: String,
     pub table_names: BTreeSet<String>,
@@ -46,38 +56,92 @@ impl Store {
         let store = Store {
             db: RefCell::new(db),
             superseded: Rc::new(Cell::new(false)),
+            deleted: Rc::new(Cell::new(false)),
             closed: Cell::new(false),
-            on_version_change: RefCell::new(None),
+            on_lost: Rc::new(RefCell::new(None)),
+            listeners: RefCell::new(Vec::new()),
             tables,
             name: name.to_owned(),
             table_names,
         };
-        store.watch_version_changes();
+        store.watch_connection();
         Ok(store)
     }
 
-    fn watch_version_changes(&self) {
-        let db = self.db.borrow().clone();
-        let superseded = self.superseded.clone();
-        let closing = db.clone();
-        let listener = Closure::<dyn FnMut()>::new(move || {
-            superseded.set(true);
-            closing.close();
-        });
-        db.set_onversionchange(Some(listener.as_ref().unchecked_ref()));
-        *self.on_version_change.borrow_mut() = Some(listener);
+    /// Sets the callback told when the database goes away: `{ reason: 'deleted', pendingOps }`
+    /// or `{ reason: 'closed' }`.
+    pub fn set_on_lost(&self, callback: Option<js_sys::Function>) {
+        *self.on_lost.borrow_mut() = callback;
     }
 
-    /// Makes sure the connection is usable: reopens it after another tab's upgrade closed it.
+    fn watch_connection(&self) {
+        let db = self.db.borrow().clone();
+        let (superseded, deleted, on_lost, closing) =
+            (self.superseded.clone(), self.deleted.clone(), self.on_lost.clone(), db.clone());
+        let on_version_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let deleting =
+                event.dyn_ref::<web_sys::IdbVersionChangeEvent>().is_some_and(|e| e.new_version().is_none());
+            if !deleting {
+                superseded.set(true);
+                closing.close();
+                return;
+            }
+            deleted.set(true);
+            // Issued before close(): the browser completes this transaction before the
+            // connection closes and the deletion proceeds.
+            let pending = closing
+                .transaction_with_str(schema::PENDING_OPS)
+                .and_then(|tx| tx.object_store(schema::PENDING_OPS))
+                .and_then(|s| s.get_all());
+            closing.close();
+            let on_lost = on_lost.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let ops = match pending {
+                    Ok(req) => {
+                        idb::request(&req, "reading the outbox").await.unwrap_or_else(|_| JsValue::NULL)
+                    }
+                    Err(_) => JsValue::NULL,
+                };
+                tell_lost(&on_lost, "deleted", Some(&ops));
+            });
+        });
+        let (superseded, on_lost) = (self.superseded.clone(), self.on_lost.clone());
+        // Fired only when the browser closes the connection, never after `close()`.
+        let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            superseded.set(true);
+            tell_lost(&on_lost, "closed", None);
+        });
+        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        db.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        *self.listeners.borrow_mut() = vec![on_version_change, on_close];
+    }
+
+    /// Makes sure the connection is usable: reopens it after another tab's upgrade, or after
+    /// the browser closed it.
     pub async fn ready(&self) -> SyncResult<()> {
-        if self.closed.get() {
-            return Err(SyncError::new(ErrorCode::Closed, "the engine was closed"));
-        }
+        self.check_usable()?;
         if self.superseded.get() {
             let db = connect(&self.name, &self.tables).await?;
             *self.db.borrow_mut() = db;
             self.superseded.set(false);
-            self.watch_version_changes();
+            self.watch_connection();
+        }
+        Ok(())
+    }
+
+    fn check_usable(&self) -> SyncResult<()> {
+        if self.deleted.get() {
+            return Err(SyncError::new(
+                ErrorCode::Closed,
+                format!(
+                    "the database {:?} was deleted while the engine was open; its pending writes went to the \
+                     `sync.storage:action:lost` event; open the engine again",
+                    self.name
+                ),
+            ));
+        }
+        if self.closed.get() {
+            return Err(SyncError::new(ErrorCode::Closed, "the engine was closed"));
         }
         Ok(())
     }
@@ -86,13 +150,12 @@ impl Store {
         self.closed.set(true);
         let db = self.db.borrow();
         db.set_onversionchange(None);
+        db.set_onclose(None);
         db.close();
     }
 
     pub fn transaction(&self, stores: &[&str], write: bool) -> SyncResult<IdbTransaction> {
-        if self.closed.get() {
-            return Err(SyncError::new(ErrorCode::Closed, "the engine was closed"));
-        }
+        self.check_usable()?;
         idb::transaction(&self.db.borrow(), stores, write)
     }
 
@@ -106,6 +169,17 @@ impl Store {
             ))
         }
     }
+}
+
+/// Calls the `on_lost` callback with `{ reason, pendingOps? }`.
+fn tell_lost(on_lost: &Rc<RefCell<Option<js_sys::Function>>>, reason: &str, pending_ops: Option<&JsValue>) {
+    let Some(callback) = on_lost.borrow().clone() else { return };
+    let info = js_sys::Object::new();
+    let _ = Reflect::set(&info, &"reason".into(), &reason.into());
+    if let Some(ops) = pending_ops {
+        let _ = Reflect::set(&info, &"pendingOps".into(), ops);
+    }
+    let _ = callback.call1(&JsValue::UNDEFINED, &info);
 }
 
 async fn connect(name: &str, tables: &[TableSpec]) -> SyncResult<IdbDatabase> {

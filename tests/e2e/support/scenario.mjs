@@ -11,6 +11,17 @@ export async function inPage(browser, serverUrl, scenario, arg) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  await loadPackage(page, serverUrl);
+  try {
+    return await page.evaluate(scenario, arg);
+  } finally {
+    await page.close();
+    assert.deepEqual(errors, []);
+  }
+}
+
+/** Loads the package into `page` as `window.synclane`, with the helpers `openDevice`, `sleep`, `until`. */
+export async function loadPackage(page, serverUrl) {
   await page.goto(`${serverUrl}/tests/e2e/support/blank.html`);
   await page.addScriptTag({ type: 'module', content: `
     import * as synclane from '/dist/npm/dist/index.js';
@@ -30,12 +41,6 @@ export async function inPage(browser, serverUrl, scenario, arg) {
     };
     window.ready = true;` });
   await page.waitForFunction(() => window.ready === true);
-  try {
-    return await page.evaluate(scenario, arg);
-  } finally {
-    await page.close();
-    assert.deepEqual(errors, []);
-  }
 }
 
 /**
