@@ -23,6 +23,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
 
+/// A DOM event handler kept alive as long as the connection it listens to.
+type EventListener = Closure<dyn FnMut(web_sys::Event)>;
+
 /// An open workspace database.
 ///
 /// The connection can go away under the engine in three ways, each handled so that no pending
@@ -42,7 +45,7 @@ pub struct Store {
     deleted: Rc<Cell<bool>>,
     closed: Cell<bool>,
     on_lost: Rc<RefCell<Option<js_sys::Function>>>,
-    listeners: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
+    listeners: RefCell<Vec<EventListener>>,
     tables: Vec<TableSpec>,
     pub name: String,
     pub table_names: BTreeSet<String>,
@@ -78,7 +81,7 @@ impl Store {
         let db = self.db.borrow().clone();
         let (superseded, deleted, on_lost, closing) =
             (self.superseded.clone(), self.deleted.clone(), self.on_lost.clone(), db.clone());
-        let on_version_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let on_version_change = EventListener::new(move |event: web_sys::Event| {
             let deleting =
                 event.dyn_ref::<web_sys::IdbVersionChangeEvent>().is_some_and(|e| e.new_version().is_none());
             if !deleting {
@@ -97,9 +100,7 @@ impl Store {
             let on_lost = on_lost.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let ops = match pending {
-                    Ok(req) => {
-                        idb::request(&req, "reading the outbox").await.unwrap_or_else(|_| JsValue::NULL)
-                    }
+                    Ok(req) => idb::request(&req, "reading the outbox").await.unwrap_or(JsValue::NULL),
                     Err(_) => JsValue::NULL,
                 };
                 tell_lost(&on_lost, "deleted", Some(&ops));
@@ -107,7 +108,7 @@ impl Store {
         });
         let (superseded, on_lost) = (self.superseded.clone(), self.on_lost.clone());
         // Fired only when the browser closes the connection, never after `close()`.
-        let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        let on_close = EventListener::new(move |_| {
             superseded.set(true);
             tell_lost(&on_lost, "closed", None);
         });
