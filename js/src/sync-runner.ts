@@ -328,7 +328,7 @@ export class SyncRunner {
               deviceId: this.#core.deviceId,
               ...(bootstrapping && { snapshot: true }),
               ...(floor !== undefined && { retentionFloor: floor }),
-            }), (p) => ({ changes: p.changes.length }));
+            }).then((p) => this.#checkPage(p)), (p) => ({ changes: p.changes.length }));
         } catch (error) {
           const err = toSyncError(error);
           if (err.code !== 'cursor_expired') throw err;
@@ -481,7 +481,30 @@ export class SyncRunner {
         deviceId: this.#core.deviceId,
         snapshot: true,
         ...(floor !== undefined && { retentionFloor: floor }),
-      }), (p) => ({ changes: p.changes.length }));
+      }).then((p) => this.#checkPage(p)), (p) => ({ changes: p.changes.length }));
+  }
+
+  /**
+   * A pull answer's envelope, checked before anything reads it (the core checks each change):
+   * a provider that answers with something else gets a typed error, not a crash.
+   */
+  #checkPage(page: PullResponse): PullResponse {
+    const cursorLike = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    const problem = page === null || typeof page !== 'object'
+      ? 'is not an object'
+      : !Array.isArray(page.changes)
+        ? 'has no changes array'
+        : !cursorLike(page.nextCursor)
+          ? 'has no valid nextCursor'
+          : typeof page.hasMore !== 'boolean'
+            ? 'has no boolean hasMore'
+            : (page.retentionFloor !== undefined && !cursorLike(page.retentionFloor)) || (page.total !== undefined && !cursorLike(page.total))
+              ? 'has an invalid retentionFloor or total'
+              : undefined;
+    if (problem === undefined) return page;
+    const error = new SyncError('invalid_change', `the provider's pull answer ${problem}`);
+    this.#hooks.emit('sync.pull:action:error', { workspaceId: this.#workspaceId, source: 'pull', error, changes: 0 });
+    throw error;
   }
 
   /** Pushes due batches until none is left; returns whether anything was pushed. */
