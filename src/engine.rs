@@ -190,7 +190,8 @@ impl EngineCore {
 
     /// Applies a batch of remote changes with the cursor advance, atomically. The batch is
     /// validated first; a bad batch is rejected whole and changes nothing. Resolves to the
-    /// apply report with `skewMs`, how far the furthest stamp was ahead of the drift bound.
+    /// apply report with `skewMs`: how far ahead of the local clock the furthest stamp beyond
+    /// the drift bound was (0 if none).
     #[wasm_bindgen(js_name = applyRemote)]
     pub fn apply_remote(&self, changes: JsValue, next_cursor: f64, has_more: bool) -> Promise {
         let inner = self.inner.clone();

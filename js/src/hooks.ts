@@ -149,9 +149,10 @@ export interface SyncHookMap {
     cursor: number;
   };
   /**
-   * Remote changes carried stamps from a clock further ahead than the drift bound. They were
-   * applied, but this device's clock did not follow past the bound: `aheadMs` is how far beyond
-   * it the furthest stamp was. Usually a device with a wrong clock.
+   * Remote changes carried stamps from a clock further ahead than the drift bound (5 minutes
+   * by default). They were applied, but this device's clock followed them only up to the bound:
+   * `aheadMs` is how far ahead of this device's clock the furthest stamp was. Usually another
+   * device with a wrong clock (or this one's).
    */
   'sync.clock:action:skew': {
     workspaceId: string;

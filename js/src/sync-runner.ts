@@ -86,7 +86,7 @@ interface ApplyReport {
   echoes: number;
   identical: number;
   stale: number;
-  /** How far the furthest remote stamp was ahead of the local clock's drift bound (0 if none). */
+  /** How far ahead of the local clock the furthest stamp beyond the drift bound was (0 if none). */
   skewMs: number;
   cursor: { phase: string; cursor: number };
 }

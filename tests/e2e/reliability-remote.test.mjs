@@ -252,7 +252,7 @@ test(`a hostile provider's malformed changes are refused whole with typed errors
     let state = 0x5eed;
     const rand = (n) => {
       state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      return state % n;
+      return (state >>> 16) % n;
     };
     const names = [];
     for (let i = 0; i < fuzzCases; i++) {

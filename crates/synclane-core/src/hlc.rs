@@ -224,7 +224,11 @@ impl HybridClock {
 
     fn merge_parsed(&self, stamp: HlcStamp) -> MergeOutcome {
         let now_ms = self.load_physical_now();
-        let now = ms_to_ntp64(now_ms);
+        // uhlc compares against its physical time with the counter bits cleared: the bound must
+        // be computed from the same value, or a clamped stamp lands a few ticks past uhlc's own
+        // bound and is refused, leaving the clock where it was.
+        let counter_bits = (1u64 << uhlc::CSIZE) - 1;
+        let now = ms_to_ntp64(now_ms) & !counter_bits;
         let bound = now.saturating_add(ms_to_ntp64(self.policy.max_drift_ms));
         let remote_id = ID::try_from(u128::from(stamp.id.max(1))).unwrap_or(*self.hlc.get_id());
         if stamp.time <= bound {
@@ -357,6 +361,21 @@ mod tests {
         );
         // The far-ahead remote stamp still orders deterministically: above the local one.
         assert!(remote.encode() > next.encode());
+    }
+
+    proptest! {
+        // Any physical time, not only round ones: the clamp must hold whatever the low bits.
+        #[test]
+        fn a_skewed_stamp_moves_the_clock_to_the_bound_at_any_time(offset in 0u64..10_000_000, ahead in 300_001u64..86_400_000) {
+            let now = T0 + offset;
+            let local = clock("local", &ManualClock::at(now));
+            let remote = clock("remote", &ManualClock::at(now + ahead)).now();
+            let outcome = local.merge(&remote.encode()).unwrap();
+            prop_assert_eq!(outcome, MergeOutcome::Skewed { ahead_ms: ahead });
+            let next = local.now().physical_ms();
+            let bound = now + ClockPolicy::default().max_drift_ms;
+            prop_assert!(next + 1 >= bound && next <= bound, "clock at {next}, bound {bound}");
+        }
     }
 
     #[test]
