@@ -66,6 +66,14 @@ pub struct Settings {
     pub gc_interval_ms: u64,
     /// Origins browsers may call from (`"*"`: any; tokens are headers, not cookies).
     pub cors_origins: Vec<String>,
+    /// A connection must send a request's headers within this time, or it is closed (slow
+    /// clients cannot hold connections open by trickling bytes).
+    pub header_read_timeout_ms: u64,
+    /// A request (its body included; not the live stream) must be answered within this time,
+    /// or it gets 408.
+    pub request_timeout_ms: u64,
+    /// Open connections at most; further ones wait to be accepted until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -76,6 +84,9 @@ impl Default for Settings {
             admin_token: None,
             rate_limit: Some(RateLimit { per_second: 100, burst: 200 }),
             max_body_bytes: 8 * 1024 * 1024,
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            max_connections: 4096,
             max_batch_ops: 1000,
             max_pull_limit: core.max_pull_limit,
             max_payload_bytes: core.limits.max_payload_bytes,

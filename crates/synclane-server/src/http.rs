@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
 
 #[derive(Clone)]
 pub struct App {
@@ -55,14 +56,20 @@ pub fn router(app: App) -> Router {
     .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
     .expose_headers([header::RETRY_AFTER]);
     let max_body = app.settings.max_body_bytes;
-    Router::new()
+    // Every request but the live stream (which is meant to stay open) is answered in bounded
+    // time, its body upload included: a slow client gets 408 instead of holding a worker.
+    let deadline = Duration::from_millis(app.settings.request_timeout_ms);
+    let bounded = Router::new()
         .route("/health", get(health))
         .route("/v1/push", post(push))
         .route("/v1/pull", post(pull))
         .route("/v1/cursor", post(cursor))
-        .route("/v1/stream", get(stream_changes))
         .route("/admin/gc", post(admin_gc))
         .route("/admin/stats", get(admin_stats))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, deadline));
+    Router::new()
+        .merge(bounded)
+        .route("/v1/stream", get(stream_changes))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
         .with_state(app)

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod http;
 pub mod store;
@@ -57,10 +58,11 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
     };
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(signal)
-        .await
-        .map_err(|e| SyncError::new(synclane_core::ErrorCode::ServerError, format!("server: {e}")))?;
+    let limits = connections::ConnectionLimits {
+        header_read_timeout: Duration::from_millis(app.settings.header_read_timeout_ms),
+        max_connections: app.settings.max_connections,
+    };
+    connections::serve(listener, http::router(app), limits, signal).await;
     tracing::info!("stopped");
     Ok(())
 }
