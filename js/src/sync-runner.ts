@@ -120,6 +120,8 @@ export class SyncRunner {
   #unsubscribe: (() => void) | undefined;
   #subscription: SubscriptionStatus = 'disconnected';
   #lastGc = 0;
+  /** Whether this engine checked for ops a dead page left in flight (see #recoverOrphans). */
+  #orphansChecked = false;
   /** A request that came while a sync ran, to honour once it ends (it may have pulled too early). */
   #rerun: SyncTrigger | undefined;
   /** What the running job is doing, for error events. */
@@ -242,6 +244,7 @@ export class SyncRunner {
     this.#state.lastSyncStartedMs = started;
     this.#hooks.emit('sync.job.started', { jobId, workspaceId: this.#workspaceId, kind: 'sync', trigger });
     try {
+      await this.#recoverOrphans();
       await this.#catchUp(provider, report, jobId);
       if (await this.#pushAll(provider, report, jobId)) await this.#catchUp(provider, report, jobId);
       this.#state.lastSyncCompletedMs = Date.now();
@@ -621,6 +624,25 @@ export class SyncRunner {
       this.#hooks.emit('sync.queue:action:full', { workspaceId: this.#workspaceId, pendingOps: totals.count, pendingBytes: totals.bytes, capacityBytes: this.#options.outboxCapacityBytes });
     }
     if (this.#started && this.#leader) this.#wakeIn(0, 'localWrite');
+  }
+
+  /**
+   * Ops a page left in flight when it died (its push may or may not have reached the server)
+   * would otherwise wait forever. The loop's leader puts them back to pending when it takes the
+   * lock; an app that only calls `syncNow()` gets the same on its first sync, provided no other
+   * tab is running the loop (that tab may be pushing them right now).
+   */
+  async #recoverOrphans(): Promise<void> {
+    if (this.#orphansChecked || this.#leader) return;
+    this.#orphansChecked = true;
+    const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
+    if (!locks) {
+      await this.#core.recoverInFlight();
+      return;
+    }
+    await locks.request(`synclane:sync:${this.#core.dbName}`, { ifAvailable: true }, async (lock) => {
+      if (lock) await this.#core.recoverInFlight();
+    });
   }
 
   /** Starts the loop: waits for the workspace's lock, then syncs on every trigger. */

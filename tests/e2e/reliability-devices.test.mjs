@@ -164,6 +164,64 @@ test('devices 10 minutes ahead and behind converge; the local clock stops at the
   }
 });
 
+test('a push the server applied whose answer never arrived (the page died waiting) is retried idempotently: applied once, removed only after an acknowledgement', async () => {
+  const workspaceId = 'lost-answer';
+  const token = 'lost-token';
+  const adminToken = 'lost-admin';
+  const sync = await startSyncServer({ db: join(temp.dir, 'lost.sqlite'), tokens: [`${token}=${workspaceId}`], settings: { adminToken } });
+  const stats = async () => (await fetch(`${sync.url}/admin/stats?workspaceId=${workspaceId}`, { headers: { authorization: `Bearer ${adminToken}` } })).json();
+  const context = await browser.newContext();
+  try {
+    const dbName = `lost-${Date.now()}`;
+    const first = await openTab(context, { name: 'd', url: sync.url, token, workspaceId, dbName });
+    await first.page.evaluate(async () => {
+      for (let i = 0; i < 5; i++) await window.engine.put('notes', { id: `n${i}`, text: `t${i}` });
+    });
+    // The push reaches the server and is applied; its answer is held back, and the page dies.
+    let reachedServer;
+    const applied = new Promise((resolve) => { reachedServer = resolve; });
+    await first.page.route('**/v1/push', async (route) => {
+      const response = await route.fetch();
+      reachedServer(response.status());
+      // Never fulfilled: the page is killed while waiting.
+    });
+    void first.page.evaluate(() => window.engine.syncNow()).catch(() => {});
+    assert.equal(await applied, 200);
+    const serverAfterPush = await stats();
+    const cdp = await context.newCDPSession(first.page);
+    const crashed = new Promise((resolve) => first.page.once('crash', resolve));
+    cdp.send('Page.crash').catch(() => {});
+    await crashed;
+
+    // Reopened: the ops are still in the outbox, in flight as the page left them; the first sync
+    // (no other tab runs the loop) puts them back to pending and pushes them again.
+    const second = await openTab(context, { name: 'd', url: sync.url, token, workspaceId, dbName });
+    const reopened = await second.page.evaluate(async () => (await window.engine.outbox()).entries.map((e) => `${e.pk}:${e.state}`));
+    const pushed = [];
+    await second.page.evaluate(() => {
+      window.results = [];
+      window.engine.hooks.on('sync.push:action:after', (e) => window.results.push(...e.result.results.map((r) => r.status)));
+    });
+    const report = await second.page.evaluate(async () => (await window.engine.syncNow()).report);
+    pushed.push(...(await second.page.evaluate(() => window.results)));
+    const outboxAfter = await second.page.evaluate(async () => (await window.engine.outbox()).totals.count);
+    const serverAfterRetry = await stats();
+    const server = await serverView(sync, token, workspaceId);
+
+    assert.equal(serverAfterPush.records, 5, 'the first push was applied');
+    assert.deepEqual(reopened.sort(), ['n0:inFlight', 'n1:inFlight', 'n2:inFlight', 'n3:inFlight', 'n4:inFlight'], 'unacknowledged ops stayed in the outbox');
+    assert.equal(report.error, undefined);
+    assert.deepEqual(pushed, ['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate'], 'the server recognised the retry');
+    assert.equal(outboxAfter, 0, 'acknowledged, so removed');
+    assert.deepEqual(serverAfterRetry, serverAfterPush, 'applied once: the retry changed nothing on the server');
+    assert.deepEqual(server.records, ['n0=t0', 'n1=t1', 'n2=t2', 'n3=t3', 'n4=t4']);
+    assert.deepEqual(second.errors, []);
+  } finally {
+    await context.close();
+    await sync.stop();
+  }
+});
+
 test(`soak (${SOAK_MS / 1000} s): devices and tabs edit, go offline and online, the server restarts; all converge and no acknowledged write is lost`, async () => {
   const workspaceId = 'soak';
   const token = 'soak-token';
