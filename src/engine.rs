@@ -16,6 +16,8 @@ use crate::{idb, store};
 use js_sys::{Array, Promise, Reflect};
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
@@ -77,10 +79,14 @@ pub struct EngineCore {
     inner: Rc<RefCell<Inner>>,
 }
 
-fn promise<F>(future: F) -> Promise
-where
-    F: std::future::Future<Output = SyncResult<JsValue>> + 'static,
-{
+/// Every method's future, as a Promise. One non-generic conversion: a generic one would be
+/// copied, with the method's whole body inlined, for each method.
+fn promise(future: impl Future<Output = SyncResult<JsValue>> + 'static) -> Promise {
+    boxed_promise(Box::pin(future))
+}
+
+#[inline(never)]
+fn boxed_promise(future: Pin<Box<dyn Future<Output = SyncResult<JsValue>>>>) -> Promise {
     future_to_promise(async move { future.await.map_err(to_js_error) })
 }
 

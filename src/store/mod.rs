@@ -17,6 +17,8 @@ use schema::{TableSpec, SYNC_STATE};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use synclane_core::{ErrorCode, SyncError, SyncResult};
 use wasm_bindgen::closure::Closure;
@@ -74,12 +76,21 @@ impl Store {
             return Err(SyncError::new(ErrorCode::Closed, "the engine was closed"));
         }
         if self.superseded.get() {
+            self.reconnect().await?;
+        }
+        Ok(())
+    }
+
+    /// Boxed so that the reopening, rarely needed, is one shared function rather than part of
+    /// every method that awaits `ready`.
+    fn reconnect(&self) -> Pin<Box<dyn Future<Output = SyncResult<()>> + '_>> {
+        Box::pin(async move {
             let db = connect(&self.name, &self.tables).await?;
             *self.db.borrow_mut() = db;
             self.superseded.set(false);
             self.watch_version_changes();
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     pub fn close(&self) {
@@ -158,13 +169,13 @@ pub fn write_state<T: Serialize>(tx: &IdbTransaction, key: &str, value: &T) -> S
 }
 
 /// Commits a write transaction and waits until it is durable.
-pub async fn commit(tx: &IdbTransaction, context: &str) -> SyncResult<()> {
+pub fn commit(tx: &IdbTransaction, context: &'static str) -> idb::Pending {
     // commit() is a hint that lets the browser finish without waiting for the task to end;
     // completion is what counts. web-sys marks it deprecated only because not every browser
     // had it when the binding was written; every current engine does.
     #[allow(deprecated)]
     let _ = tx.commit();
-    idb::transaction_done(tx, context).await
+    idb::transaction_done(tx, context)
 }
 
 /// Runs `work` in a write transaction: commits when it succeeds, aborts when it fails.
