@@ -95,7 +95,8 @@ pub fn random_id() -> SyncResult<String> {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes)
         .map_err(|e| SyncError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let hex = |digit: u8| char::from(b"0123456789abcdef"[usize::from(digit)]);
+    Ok(bytes.iter().flat_map(|b| [hex(b >> 4), hex(b & 0xf)]).collect())
 }
 
 /// The database name used when the app does not choose one.

@@ -10,7 +10,13 @@ use wasm_bindgen::{JsCast, JsValue};
 /// Reads a JavaScript value into a Rust type. A shape mismatch is the caller's bad input, so it
 /// becomes a typed error with `code` (never a panic, never a bare string).
 pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str, code: ErrorCode) -> Result<T, SyncError> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| SyncError::new(code, format!("{what}: {e}")))
+    serde_wasm_bindgen::from_value(value).map_err(|e| unreadable(e, what, code))
+}
+
+// Out of line, so the instances of the generic readers and writers share their error paths.
+#[inline(never)]
+fn unreadable(e: Error, what: &str, code: ErrorCode) -> SyncError {
+    SyncError::new(code, format!("{what}: {e}"))
 }
 
 /// Like [`from_js`], but every key of every object is seen by the deserializer, so
@@ -21,12 +27,15 @@ pub fn from_js_strict<T: DeserializeOwned>(
     what: &str,
     code: ErrorCode,
 ) -> Result<T, SyncError> {
-    T::deserialize(Strict(value)).map_err(|e| {
-        // The message alone, as a serde error reads, without the JavaScript `Error: ` prefix.
-        let js = JsValue::from(e);
-        let message = Reflect::get(&js, &"message".into()).ok().and_then(|m| m.as_string());
-        SyncError::new(code, format!("{what}: {}", message.unwrap_or_default()))
-    })
+    T::deserialize(Strict(value)).map_err(|e| strict_error(e, what, code))
+}
+
+#[inline(never)]
+fn strict_error(e: Error, what: &str, code: ErrorCode) -> SyncError {
+    // The message alone, as a serde error reads, without the JavaScript `Error: ` prefix.
+    let js = JsValue::from(e);
+    let message = Reflect::get(&js, &"message".into()).ok().and_then(|m| m.as_string());
+    SyncError::new(code, format!("{what}: {}", message.unwrap_or_default()))
 }
 
 /// A JavaScript value read the way a JSON value is: every object, as a struct or a map, shows
@@ -205,9 +214,12 @@ impl<'de> SeqAccess<'de> for StrictSeq {
 /// Writes a Rust value as plain JavaScript data: objects rather than Maps, numbers rather than
 /// BigInts, so apps get the shapes the TypeScript types describe.
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, SyncError> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| {
-        SyncError::new(ErrorCode::Internal, format!("could not convert a result to JavaScript: {e}"))
-    })
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(unconvertible)
+}
+
+#[inline(never)]
+fn unconvertible(e: Error) -> SyncError {
+    SyncError::new(ErrorCode::Internal, format!("could not convert a result to JavaScript: {e}"))
 }
 
 /// The current time in Unix milliseconds, from the browser's clock.
