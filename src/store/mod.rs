@@ -44,7 +44,11 @@ impl Store {
     /// Opens (creating or upgrading as needed) the database `name` for `tables`.
     pub async fn open(name: &str, tables: Vec<TableSpec>) -> SyncResult<Store> {
         let db = connect(name, &tables).await?;
-        let table_names = tables.iter().map(|t| t.name.clone()).collect();
+        // Inserted one by one: collecting into a set would add a sort to the wasm for this use.
+        let mut table_names = BTreeSet::new();
+        for table in &tables {
+            table_names.insert(table.name.clone());
+        }
         let store = Store {
             db: RefCell::new(db),
             superseded: Rc::new(Cell::new(false)),
@@ -197,6 +201,17 @@ pub async fn in_tx<T>(
 pub fn abort(tx: &IdbTransaction, err: SyncError) -> SyncError {
     let _ = tx.abort();
     err
+}
+
+/// Adds the tables a batch touches (named once per change, so with repeats) to the stores of its
+/// transaction, each once. A scan rather than a sort: a batch names few tables, and a sort
+/// would add its code to the wasm for this one use.
+pub fn add_store_names<'a>(stores: &mut Vec<&'a str>, tables: impl Iterator<Item = &'a str>) {
+    for table in tables {
+        if !stores.contains(&table) {
+            stores.push(table);
+        }
+    }
 }
 
 pub fn js_array_of(items: &[&str]) -> js_sys::Array {

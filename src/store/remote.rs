@@ -3,7 +3,7 @@
 
 use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
+use super::{abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
 use crate::idb;
 use crate::interop::to_js;
 use crate::payload::JsPayload;
@@ -80,10 +80,8 @@ pub async fn apply_remote(
     echo: &RecentOpCache,
     now_ms: u64,
 ) -> SyncResult<ApplyReport> {
-    let mut stores: Vec<&str> = changes.iter().map(|c| c.table_name.as_str()).collect();
-    stores.extend([PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS]);
-    stores.sort_unstable();
-    stores.dedup();
+    let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS];
+    add_store_names(&mut stores, changes.iter().map(|c| c.table_name.as_str()));
     let tx = store.transaction(&stores, true)?;
     match apply_in(&tx, changes, page, echo, now_ms).await {
         Ok(report) => {

@@ -172,10 +172,12 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
             });
         }
     }
-    let pending_keys = pending
-        .iter()
-        .map(|e| from_stored::<StoredEntry>(e, "outbox entry").map(|e| RecordKey::new(&e.table_name, &e.pk)))
-        .collect::<SyncResult<_>>()?;
+    // Inserted one by one: collecting into a set would add a sort to the wasm for this use.
+    let mut pending_keys = BTreeSet::new();
+    for entry in pending.iter() {
+        let entry: StoredEntry = from_stored(entry, "outbox entry")?;
+        pending_keys.insert(RecordKey::new(&entry.table_name, &entry.pk));
+    }
     Ok(LocalSet { metas, pending_keys })
 }
 

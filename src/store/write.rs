@@ -5,7 +5,7 @@ use super::records::{
     byte_size, entry_to_js, from_stored, local_version, stored_record, StoredEntry, StoredMeta, Tombstone,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
+use super::{abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
 use crate::idb;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -67,10 +67,8 @@ pub async fn write_batch(
     stamp: &mut dyn FnMut(u64) -> ChangeStamp,
     now_ms: u64,
 ) -> SyncResult<WriteOutcome> {
-    let mut stores: Vec<&str> = writes.iter().map(|w| w.table.as_str()).collect();
-    stores.extend([PENDING_OPS, TOMBSTONES, SYNC_STATE]);
-    stores.sort_unstable();
-    stores.dedup();
+    let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE];
+    add_store_names(&mut stores, writes.iter().map(|w| w.table.as_str()));
     let tx = store.transaction(&stores, true)?;
     match write_in(&tx, writes, stamp, now_ms).await {
         Ok(outcome) => {
