@@ -620,13 +620,14 @@ async fn apply_changes(
             validated
         }
     };
-    let echo = inner.borrow().echo.clone();
-    let report = apply_remote(&store, validated.clone(), page, &echo, now_ms()).await?;
+    let (echoes, stamps): (Vec<bool>, Vec<String>) = {
+        let guard = inner.borrow();
+        validated.iter().map(|c| (guard.echo.is_echo(&c.stamp.op_id), c.stamp.hlc.clone())).unzip()
+    };
+    let report = apply_remote(&store, validated, page, echoes, now_ms()).await?;
     let mut skew = 0u64;
-    for change in &validated {
-        if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) =
-            inner.borrow().clock.merge(&change.stamp.hlc)
-        {
+    for hlc in &stamps {
+        if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) = inner.borrow().clock.merge(hlc) {
             skew = skew.max(ahead_ms);
         }
     }
