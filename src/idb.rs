@@ -151,12 +151,15 @@ pub fn factory() -> Result<IdbFactory, SyncError> {
         .ok_or_else(|| SyncError::new(ErrorCode::Storage, "IndexedDB is not available in this environment"))
 }
 
-/// Opens a database. `upgrade` runs inside the upgrade transaction when `version` is above the
-/// stored one; it receives the database and that transaction.
+/// A schema migration, run inside an upgrade transaction.
+pub type Upgrade = Box<dyn FnOnce(&IdbDatabase, &IdbTransaction) -> Result<(), JsValue>>;
+
+/// Opens a database. `upgrade`, if any, runs inside the upgrade transaction when `version` is
+/// above the stored one; it receives the database and that transaction.
 pub async fn open(
     name: &str,
     version: Option<u32>,
-    upgrade: impl FnOnce(&IdbDatabase, &IdbTransaction) -> Result<(), JsValue> + 'static,
+    upgrade: Option<Upgrade>,
 ) -> Result<IdbDatabase, SyncError> {
     let factory = factory()?;
     let req: IdbOpenDbRequest = match version {
@@ -164,7 +167,8 @@ pub async fn open(
         None => factory.open(name),
     }
     .map_err(|e| storage_error("opening the database", &e))?;
-    let upgrade = RefCell::new(Some(upgrade));
+    // Boxed (or none): one copy of this function serves every caller.
+    let upgrade = RefCell::new(upgrade);
     let req_for_upgrade = req.clone();
     let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |_event| {
         let Some(upgrade) = upgrade.borrow_mut().take() else { return };

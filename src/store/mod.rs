@@ -124,7 +124,7 @@ impl Store {
 }
 
 async fn connect(name: &str, tables: &[TableSpec]) -> SyncResult<IdbDatabase> {
-    let db = idb::open(name, None, |_, _| Ok(())).await?;
+    let db = idb::open(name, None, None).await?;
     let needs =
         schema::needs_upgrade(&db, tables).map_err(|e| idb::storage_error("reading the schema", &e))?;
     if !needs {
@@ -133,7 +133,7 @@ async fn connect(name: &str, tables: &[TableSpec]) -> SyncResult<IdbDatabase> {
     let next = db.version() as u32 + 1;
     db.close();
     let declared = tables.to_vec();
-    idb::open(name, Some(next), move |db, tx| schema::upgrade(db, tx, &declared)).await
+    idb::open(name, Some(next), Some(Box::new(move |db, tx| schema::upgrade(db, tx, &declared)))).await
 }
 
 /// Gets an object store of a transaction.

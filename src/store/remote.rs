@@ -3,7 +3,10 @@
 
 use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
+use super::{
+    abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state,
+    Store,
+};
 use crate::idb;
 use crate::interop::to_js;
 use crate::payload::JsPayload;

@@ -5,7 +5,10 @@ use super::records::{
     byte_size, entry_to_js, from_stored, local_version, stored_record, StoredEntry, StoredMeta, Tombstone,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
+use super::{
+    abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state,
+    Store,
+};
 use crate::idb;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
