@@ -10,9 +10,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 wasm-pack build --release --target web --out-dir dist/wasm --out-name synclane --no-pack . >&2
 wasm="dist/wasm/synclane_bg.wasm"
 before=$(stat -c %s "$wasm")
+# The producers and target-features sections are build metadata no browser reads.
 node node_modules/binaryen/bin/wasm-opt -Oz \
   --enable-reference-types --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
-  --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-nontrapping-float-to-int --enable-sign-ext --strip-producers --strip-target-features \
   "$wasm" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
 after=$(stat -c %s "$wasm")

@@ -16,6 +16,8 @@ use crate::{idb, store};
 use js_sys::{Array, Promise, Reflect};
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
@@ -77,10 +79,14 @@ pub struct EngineCore {
     inner: Rc<RefCell<Inner>>,
 }
 
-fn promise<F>(future: F) -> Promise
-where
-    F: std::future::Future<Output = SyncResult<JsValue>> + 'static,
-{
+/// Every method's future, as a Promise. One non-generic conversion: a generic one would be
+/// copied, with the method's whole body inlined, for each method.
+fn promise(future: impl Future<Output = SyncResult<JsValue>> + 'static) -> Promise {
+    boxed_promise(Box::pin(future))
+}
+
+#[inline(never)]
+fn boxed_promise(future: Pin<Box<dyn Future<Output = SyncResult<JsValue>>>>) -> Promise {
     future_to_promise(async move { future.await.map_err(to_js_error) })
 }
 
@@ -89,7 +95,8 @@ pub fn random_id() -> SyncResult<String> {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes)
         .map_err(|e| SyncError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let hex = |digit: u8| char::from(b"0123456789abcdef"[usize::from(digit)]);
+    Ok(bytes.iter().flat_map(|b| [hex(b >> 4), hex(b & 0xf)]).collect())
 }
 
 /// The database name used when the app does not choose one.
@@ -623,13 +630,14 @@ async fn apply_changes(
             validated
         }
     };
-    let echo = inner.borrow().echo.clone();
-    let report = apply_remote(&store, validated.clone(), page, &echo, now_ms()).await?;
+    let (echoes, stamps): (Vec<bool>, Vec<String>) = {
+        let guard = inner.borrow();
+        validated.iter().map(|c| (guard.echo.is_echo(&c.stamp.op_id), c.stamp.hlc.clone())).unzip()
+    };
+    let report = apply_remote(&store, validated, page, echoes, now_ms()).await?;
     let mut skew = 0u64;
-    for change in &validated {
-        if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) =
-            inner.borrow().clock.merge(&change.stamp.hlc)
-        {
+    for hlc in &stamps {
+        if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) = inner.borrow().clock.merge(hlc) {
             skew = skew.max(ahead_ms);
         }
     }

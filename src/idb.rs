@@ -11,6 +11,9 @@
 
 use js_sys::{Function, Promise, Reflect};
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use synclane_core::{ErrorCode, SyncError};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -44,14 +47,47 @@ fn dom_error(target: &JsValue) -> JsValue {
     )
 }
 
+/// A request, a transaction's completion or the opening of a database, as a future that fails
+/// with a storage error naming `context`.
+///
+/// A named type with an out-of-line `poll` rather than an `async fn`: every `.await` on it in
+/// the store is then a plain call, where an inlined async body would be copied into each of the
+/// store's state machines (the wasm size that costs is large).
+pub struct Pending {
+    state: PendingState,
+    context: &'static str,
+}
+
+enum PendingState {
+    Waiting(JsFuture),
+    Ready(Option<Result<JsValue, SyncError>>),
+}
+
+impl Future for Pending {
+    type Output = Result<JsValue, SyncError>;
+
+    #[inline(never)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let context = self.context;
+        match &mut self.state {
+            PendingState::Waiting(future) => {
+                Pin::new(future).poll(cx).map(|result| result.map_err(|e| storage_error(context, &e)))
+            }
+            PendingState::Ready(result) => Poll::Ready(result.take().unwrap_or(Ok(JsValue::UNDEFINED))),
+        }
+    }
+}
+
 /// Awaits a request's result. Requests issued together may be awaited in any order: one that
 /// already finished (its event fired before anyone listened) is read directly.
-pub async fn request(req: &IdbRequest, context: &str) -> Result<JsValue, SyncError> {
+#[inline(never)]
+pub fn request(req: &IdbRequest, context: &'static str) -> Pending {
     if req.ready_state() == web_sys::IdbRequestReadyState::Done {
-        return match req.error() {
+        let result = match req.error() {
             Ok(Some(error)) => Err(storage_error(context, &error.into())),
             _ => req.result().map_err(|e| storage_error(context, &e)),
         };
+        return Pending { state: PendingState::Ready(Some(result)), context };
     }
     let target: JsValue = req.clone().into();
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
@@ -69,11 +105,12 @@ pub async fn request(req: &IdbRequest, context: &str) -> Result<JsValue, SyncErr
         req.set_onsuccess(Some(on_success.unchecked_ref()));
         req.set_onerror(Some(on_error.unchecked_ref()));
     });
-    JsFuture::from(promise).await.map_err(|e| storage_error(context, &e))
+    Pending { state: PendingState::Waiting(JsFuture::from(promise)), context }
 }
 
 /// Awaits a transaction's completion; an abort or error is an error.
-pub async fn transaction_done(tx: &IdbTransaction, context: &str) -> Result<(), SyncError> {
+#[inline(never)]
+pub fn transaction_done(tx: &IdbTransaction, context: &'static str) -> Pending {
     let target: JsValue = tx.clone().into();
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
         let on_complete = Closure::once_into_js(move || {
@@ -95,7 +132,7 @@ pub async fn transaction_done(tx: &IdbTransaction, context: &str) -> Result<(), 
         tx.set_onerror(Some(on_error.unchecked_ref()));
         tx.set_onabort(Some(on_abort.unchecked_ref()));
     });
-    JsFuture::from(promise).await.map(|_| ()).map_err(|e| storage_error(context, &e))
+    Pending { state: PendingState::Waiting(JsFuture::from(promise)), context }
 }
 
 /// Starts a transaction over `stores`.
@@ -117,12 +154,15 @@ pub fn factory() -> Result<IdbFactory, SyncError> {
         .ok_or_else(|| SyncError::new(ErrorCode::Storage, "IndexedDB is not available in this environment"))
 }
 
-/// Opens a database. `upgrade` runs inside the upgrade transaction when `version` is above the
-/// stored one; it receives the database and that transaction.
+/// A schema migration, run inside an upgrade transaction.
+pub type Upgrade = Box<dyn FnOnce(&IdbDatabase, &IdbTransaction) -> Result<(), JsValue>>;
+
+/// Opens a database. `upgrade`, if any, runs inside the upgrade transaction when `version` is
+/// above the stored one; it receives the database and that transaction.
 pub async fn open(
     name: &str,
     version: Option<u32>,
-    upgrade: impl FnOnce(&IdbDatabase, &IdbTransaction) -> Result<(), JsValue> + 'static,
+    upgrade: Option<Upgrade>,
 ) -> Result<IdbDatabase, SyncError> {
     let factory = factory()?;
     let req: IdbOpenDbRequest = match version {
@@ -130,7 +170,8 @@ pub async fn open(
         None => factory.open(name),
     }
     .map_err(|e| storage_error("opening the database", &e))?;
-    let upgrade = RefCell::new(Some(upgrade));
+    // Boxed (or none): one copy of this function serves every caller.
+    let upgrade = RefCell::new(upgrade);
     let req_for_upgrade = req.clone();
     let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |_event| {
         let Some(upgrade) = upgrade.borrow_mut().take() else { return };

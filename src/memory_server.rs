@@ -3,9 +3,9 @@
 
 use crate::error::to_js_error;
 use crate::interop::{from_js, from_js_strict, now_ms, to_js};
-use serde::Deserialize;
-use serde_json::Value;
-use synclane_core::change::{PullRequest, PushBatch, SyncScope};
+use js_sys::{Array, Reflect, JSON};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use synclane_core::change::{Payload, PayloadId, PullRequest, PushBatch, SyncScope};
 use synclane_core::server::{MemoryServer, ServerConfig};
 use synclane_core::ErrorCode;
 use wasm_bindgen::prelude::*;
@@ -18,11 +18,59 @@ struct ServerOptions {
     max_pull_limit: Option<u32>,
 }
 
+/// A payload as the server keeps it: its JSON text, as a server behind a network would receive
+/// it. What it stores cannot change when the pusher's object does, and every pull hands out a
+/// fresh copy.
+#[derive(Debug, Clone)]
+struct JsonPayload(String);
+
+impl JsonPayload {
+    fn value(&self) -> JsValue {
+        JSON::parse(&self.0).unwrap_or(JsValue::UNDEFINED)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPayload {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value: JsValue = serde_wasm_bindgen::preserve::deserialize(deserializer)?;
+        JSON::stringify(&value)
+            .ok()
+            .and_then(|text| text.as_string())
+            .map(JsonPayload)
+            .ok_or_else(|| serde::de::Error::custom("a payload must be a JSON value"))
+    }
+}
+
+impl Serialize for JsonPayload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_wasm_bindgen::preserve::serialize(&self.value(), serializer)
+    }
+}
+
+impl Payload for JsonPayload {
+    fn is_object(&self) -> bool {
+        let value = self.value();
+        value.is_object() && !Array::is_array(&value)
+    }
+
+    fn byte_size(&self) -> usize {
+        self.0.len()
+    }
+
+    fn id_field(&self) -> PayloadId {
+        match Reflect::get(&self.value(), &"id".into()) {
+            Ok(id) if id.is_undefined() || id.is_null() => PayloadId::Absent,
+            Ok(id) => id.as_string().map_or(PayloadId::NotText, PayloadId::Text),
+            Err(_) => PayloadId::Absent,
+        }
+    }
+}
+
 /// An in-memory sync server: version counter, compacted change log, idempotent push, the
 /// conflict rule, tombstones, paginated pull, device cursors and a retention floor.
 #[wasm_bindgen]
 pub struct MemorySyncServer {
-    inner: MemoryServer<Value>,
+    inner: MemoryServer<JsonPayload>,
 }
 
 #[wasm_bindgen]
@@ -47,7 +95,7 @@ impl MemorySyncServer {
 
     /// Applies a `PushBatch` atomically and returns the `PushResult`.
     pub fn push(&mut self, batch: JsValue) -> Result<JsValue, JsValue> {
-        let batch: PushBatch<Value> =
+        let batch: PushBatch<JsonPayload> =
             from_js(batch, "push batch", ErrorCode::InvalidChange).map_err(to_js_error)?;
         let result = self.inner.push(batch, now_ms()).map_err(to_js_error)?;
         to_js(&result).map_err(to_js_error)

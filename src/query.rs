@@ -2,6 +2,7 @@
 
 use crate::idb;
 use crate::interop::from_js_strict;
+use crate::payload::JsPayload;
 use crate::store::object_store;
 use serde::Deserialize;
 use synclane_core::{ErrorCode, SyncError, SyncResult};
@@ -15,11 +16,11 @@ pub struct Query {
     #[serde(default)]
     pub index: Option<String>,
     #[serde(default)]
-    pub only: Option<serde_json::Value>,
+    pub only: Option<JsPayload>,
     #[serde(default)]
-    pub lower: Option<serde_json::Value>,
+    pub lower: Option<JsPayload>,
     #[serde(default)]
-    pub upper: Option<serde_json::Value>,
+    pub upper: Option<JsPayload>,
     #[serde(default)]
     pub lower_open: bool,
     #[serde(default)]
@@ -39,7 +40,7 @@ impl Query {
     }
 
     fn range(&self) -> SyncResult<Option<IdbKeyRange>> {
-        let key = |v: &serde_json::Value| crate::interop::to_js(v);
+        let key = |v: &JsPayload| Ok::<_, SyncError>(v.0.clone());
         let bad = |e: JsValue| {
             SyncError::invalid_argument(format!(
                 "invalid key range: {}",

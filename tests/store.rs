@@ -525,3 +525,53 @@ async fn batches_come_from_the_head_of_a_long_queue_in_order_with_backed_off_ops
     assert_eq!(get(&outbox, "totals.inFlight").as_f64(), Some(0.0));
     engine.close();
 }
+
+#[wasm_bindgen_test]
+async fn misspelt_options_are_refused_at_every_depth_and_key_ranges_keep_their_keys() {
+    let db = unique("strict");
+    let refused = |options: &str| {
+        let options = js(&options.replace("DB", &db));
+        async move { EngineCore::connect(options).await.err().expect("refused") }
+    };
+    for (options, field) in [
+        (r#"{"workspaceId":"w","dbName":"DB","tables":[],"colck":{}}"#, "colck"),
+        (r#"{"workspaceId":"w","dbName":"DB","tables":[{"name":"notes","index":[]}]}"#, "index"),
+        (
+            r#"{"workspaceId":"w","dbName":"DB","tables":[{"name":"notes","indexes":[{"name":"t","keyPath":"t","uniq":true}]}]}"#,
+            "uniq",
+        ),
+        (r#"{"workspaceId":"w","dbName":"DB","tables":[],"clock":{"maxDrift":1}}"#, "maxDrift"),
+    ] {
+        let err = refused(options).await;
+        assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"), "{options}");
+        let message = get(&err, "message").as_string().unwrap_or_default();
+        assert!(message.starts_with("engine options: unknown field"), "{message}");
+        assert!(message.contains(field), "{message}");
+    }
+    let err = refused(r#"{"workspaceId":"w","dbName":"DB","tables":[{"name":"notes","indexes":[{"name":"t","keyPath":7}]}]}"#).await;
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"));
+
+    let engine = open(&db, NOTES).await;
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"a","title":"one"}},
+        {"table":"notes","op":"put","record":{"id":"b","title":"two"}},
+        {"table":"notes","op":"put","record":{"id":"c","title":"three"}}]"#)))
+    .await
+    .unwrap();
+    let ids = |records: JsValue| -> Vec<String> {
+        Array::from(&records).iter().filter_map(|r| get(&r, "id").as_string()).collect()
+    };
+    let only = wait(engine.get_all("notes".into(), js(r#"{"index":"byTitle","only":"two"}"#))).await.unwrap();
+    assert_eq!(ids(only), ["b"]);
+    let range =
+        wait(engine.get_all("notes".into(), js(r#"{"lower":"a","upper":"c","upperOpen":true,"limit":5}"#)))
+            .await
+            .unwrap();
+    assert_eq!(ids(range), ["a", "b"]);
+    let err = wait(engine.get_all("notes".into(), js(r#"{"lowr":"a"}"#))).await.unwrap_err();
+    let message = get(&err, "message").as_string().unwrap_or_default();
+    assert!(message.starts_with("query: unknown field `lowr`"), "{message}");
+    let err = wait(engine.get_all("notes".into(), js(r#"{"limit":-1}"#))).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"));
+    engine.close();
+    wait(EngineCore::delete_database(db)).await.unwrap();
+}

@@ -17,6 +17,8 @@ use schema::{TableSpec, SYNC_STATE};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use synclane_core::{ErrorCode, SyncError, SyncResult};
 use wasm_bindgen::closure::Closure;
@@ -55,7 +57,11 @@ impl Store {
     /// Opens (creating or upgrading as needed) the database `name` for `tables`.
     pub async fn open(name: &str, tables: Vec<TableSpec>) -> SyncResult<Store> {
         let db = connect(name, &tables).await?;
-        let table_names = tables.iter().map(|t| t.name.clone()).collect();
+        // Inserted one by one: collecting into a set would add a sort to the wasm for this use.
+        let mut table_names = BTreeSet::new();
+        for table in &tables {
+            table_names.insert(table.name.clone());
+        }
         let store = Store {
             db: RefCell::new(db),
             superseded: Rc::new(Cell::new(false)),
@@ -122,12 +128,21 @@ impl Store {
     pub async fn ready(&self) -> SyncResult<()> {
         self.check_usable()?;
         if self.superseded.get() {
+            self.reconnect().await?;
+        }
+        Ok(())
+    }
+
+    /// Boxed so that the reopening, rarely needed, is one shared function rather than part of
+    /// every method that awaits `ready`.
+    fn reconnect(&self) -> Pin<Box<dyn Future<Output = SyncResult<()>> + '_>> {
+        Box::pin(async move {
             let db = connect(&self.name, &self.tables).await?;
             *self.db.borrow_mut() = db;
             self.superseded.set(false);
             self.watch_connection();
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn check_usable(&self) -> SyncResult<()> {
@@ -184,7 +199,7 @@ fn tell_lost(on_lost: &Rc<RefCell<Option<js_sys::Function>>>, reason: &str, pend
 }
 
 async fn connect(name: &str, tables: &[TableSpec]) -> SyncResult<IdbDatabase> {
-    let db = idb::open(name, None, |_, _| Ok(())).await?;
+    let db = idb::open(name, None, None).await?;
     let needs =
         schema::needs_upgrade(&db, tables).map_err(|e| idb::storage_error("reading the schema", &e))?;
     if !needs {
@@ -193,7 +208,7 @@ async fn connect(name: &str, tables: &[TableSpec]) -> SyncResult<IdbDatabase> {
     let next = db.version() as u32 + 1;
     db.close();
     let declared = tables.to_vec();
-    idb::open(name, Some(next), move |db, tx| schema::upgrade(db, tx, &declared)).await
+    idb::open(name, Some(next), Some(Box::new(move |db, tx| schema::upgrade(db, tx, &declared)))).await
 }
 
 /// Gets an object store of a transaction.
@@ -233,13 +248,13 @@ pub fn write_state<T: Serialize>(tx: &IdbTransaction, key: &str, value: &T) -> S
 }
 
 /// Commits a write transaction and waits until it is durable.
-pub async fn commit(tx: &IdbTransaction, context: &str) -> SyncResult<()> {
+pub fn commit(tx: &IdbTransaction, context: &'static str) -> idb::Pending {
     // commit() is a hint that lets the browser finish without waiting for the task to end;
     // completion is what counts. web-sys marks it deprecated only because not every browser
     // had it when the binding was written; every current engine does.
     #[allow(deprecated)]
     let _ = tx.commit();
-    idb::transaction_done(tx, context).await
+    idb::transaction_done(tx, context)
 }
 
 /// Runs `work` in a write transaction: commits when it succeeds, aborts when it fails.
@@ -261,6 +276,17 @@ pub async fn in_tx<T>(
 pub fn abort(tx: &IdbTransaction, err: SyncError) -> SyncError {
     let _ = tx.abort();
     err
+}
+
+/// Adds the tables a batch touches (named once per change, so with repeats) to the stores of its
+/// transaction, each once. A scan rather than a sort: a batch names few tables, and a sort
+/// would add its code to the wasm for this one use.
+pub fn add_store_names<'a>(stores: &mut Vec<&'a str>, tables: impl Iterator<Item = &'a str>) {
+    for table in tables {
+        if !stores.contains(&table) {
+            stores.push(table);
+        }
+    }
 }
 
 pub fn js_array_of(items: &[&str]) -> js_sys::Array {

@@ -289,13 +289,15 @@ async fn settle_in(
     }
     // Counts were read before this loop removes anything: a record whose older entry is removed
     // earlier in the same batch has one entry fewer than its count says.
-    let mut removed_per_record: std::collections::HashMap<(String, String), f64> = Default::default();
+    // Keyed like the record maps of the write and apply paths, so the wasm holds one map type.
+    let mut removed_per_record: std::collections::HashMap<(String, String), usize> = Default::default();
     for (settlement, value, entry, count_req) in found {
         // Every outcome takes the entry out of flight (removed, back to pending, or failed).
         totals.in_flight = totals.in_flight.saturating_sub(1);
         let record = (entry.table_name.clone(), entry.pk.clone());
         let count = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0);
-        let superseded = count - removed_per_record.get(&record).copied().unwrap_or(0.0) > 1.0;
+        let removed_earlier = removed_per_record.get(&record).copied().unwrap_or(0);
+        let superseded = count - removed_earlier as f64 > 1.0;
         let removed_before = report.removed.len();
         let decision = transition(&core_entry(&entry), &settlement.outcome, now_ms, random, &config.retry);
         match decision {
@@ -325,7 +327,7 @@ async fn settle_in(
             }
         }
         if report.removed.len() > removed_before {
-            *removed_per_record.entry(record).or_default() += 1.0;
+            removed_per_record.insert(record, removed_earlier + 1);
         }
     }
     write_state(tx, OUTBOX_TOTALS, &totals)?;

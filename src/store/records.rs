@@ -145,8 +145,13 @@ pub fn entry_to_js(entry: &StoredEntry, payload: Option<&JsValue>) -> Result<JsV
 }
 
 pub fn from_stored<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, SyncError> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| SyncError::new(ErrorCode::Storage, format!("stored {what} is unreadable: {e}")))
+    serde_wasm_bindgen::from_value(value).map_err(|e| unreadable(what, e))
+}
+
+// Out of line, so the many instances of `from_stored` share one error path.
+#[inline(never)]
+fn unreadable(what: &str, e: serde_wasm_bindgen::Error) -> SyncError {
+    SyncError::new(ErrorCode::Storage, format!("stored {what} is unreadable: {e}"))
 }
 
 pub fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), SyncError> {

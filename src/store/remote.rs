@@ -3,7 +3,10 @@
 
 use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
+use super::{
+    abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state,
+    Store,
+};
 use crate::idb;
 use crate::interop::to_js;
 use crate::payload::JsPayload;
@@ -12,7 +15,6 @@ use std::collections::HashMap;
 use synclane_core::apply::{decide_remote, RemoteDecision};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::{CursorPhase, CursorState};
-use synclane_core::echo::RecentOpCache;
 use synclane_core::{ChangeStamp, OpKind, SyncResult, VersionRef};
 use wasm_bindgen::JsValue;
 use web_sys::{IdbObjectStore, IdbTransaction};
@@ -73,19 +75,19 @@ pub struct PageEnd {
 
 /// Applies validated changes and advances the cursor, atomically. Without a `page` (the winning
 /// versions a push reported), changes are applied whatever the cursor and it does not move.
+/// `echoes` says, change by change, whether this device pushed it (its echo cache, read before
+/// the transaction).
 pub async fn apply_remote(
     store: &Store,
     changes: Vec<SyncChange<JsPayload>>,
     page: Option<PageEnd>,
-    echo: &RecentOpCache,
+    echoes: Vec<bool>,
     now_ms: u64,
 ) -> SyncResult<ApplyReport> {
-    let mut stores: Vec<&str> = changes.iter().map(|c| c.table_name.as_str()).collect();
-    stores.extend([PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS]);
-    stores.sort_unstable();
-    stores.dedup();
+    let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS];
+    add_store_names(&mut stores, changes.iter().map(|c| c.table_name.as_str()));
     let tx = store.transaction(&stores, true)?;
-    match apply_in(&tx, changes, page, echo, now_ms).await {
+    match apply_in(&tx, changes, page, echoes, now_ms).await {
         Ok(report) => {
             commit(&tx, "applying remote changes").await?;
             Ok(report)
@@ -108,7 +110,7 @@ async fn apply_in(
     tx: &IdbTransaction,
     changes: Vec<SyncChange<JsPayload>>,
     page: Option<PageEnd>,
-    echo: &RecentOpCache,
+    echoes: Vec<bool>,
     now_ms: u64,
 ) -> SyncResult<ApplyReport> {
     let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
@@ -126,32 +128,34 @@ async fn apply_in(
     }
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
     // changes are read too (the cursor is not known yet); reads are cheap.
-    let mut reads: HashMap<(String, String), [web_sys::IdbRequest; 3]> = HashMap::new();
+    // `slots` gives a record's place in `reads` and `states` (the map type of the write path).
+    let mut slots: HashMap<(String, String), usize> = HashMap::new();
+    let mut reads: Vec<[web_sys::IdbRequest; 3]> = Vec::new();
     for change in &changes {
         let id = (change.table_name.clone(), change.pk.clone());
-        if reads.contains_key(&id) {
+        if slots.contains_key(&id) {
             continue;
         }
         let key = record_key(&change.table_name, &change.pk);
         let table = &tables[&change.table_name];
-        let requests = [
+        reads.push([
             table.get(&JsValue::from_str(&change.pk)).map_err(err("reading a record"))?,
             tombstones.get(&key).map_err(err("reading a tombstone"))?,
             by_record.count_with_key(&key).map_err(err("reading the outbox"))?,
-        ];
-        reads.insert(id, requests);
+        ]);
+        slots.insert(id, reads.len() - 1);
     }
     let mut cursor: CursorState =
         parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
             .unwrap_or_default();
-    let mut states: HashMap<(String, String), KeyState> = HashMap::with_capacity(reads.len());
-    for (id, [record_req, tomb_req, count_req]) in reads {
+    let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
+    for [record_req, tomb_req, count_req] in reads {
         let record = idb::request(&record_req, "reading a record").await?;
         let tombstone = idb::request(&tomb_req, "reading a tombstone").await?;
         let pending = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
         let local = local_version(&record, &tombstone)?;
         let tombstoned = tombstone.is_object();
-        states.insert(id, KeyState { local, record, pending, tombstoned });
+        states.push(KeyState { local, record, pending, tombstoned });
     }
 
     if cursor.phase == CursorPhase::ColdStart && page.is_some() {
@@ -167,21 +171,20 @@ async fn apply_in(
         cursor,
         cursor_moved: false,
     };
-    for change in changes {
+    for (change, is_echo) in changes.into_iter().zip(echoes) {
         if page.is_some() && change.server_version <= cursor.cursor {
             report.stale += 1;
             continue;
         }
         let table = &tables[&change.table_name];
-        let state =
-            states.get_mut(&(change.table_name.clone(), change.pk.clone())).expect("every record was read");
+        let state = &mut states[slots[&(change.table_name.clone(), change.pk.clone())]];
         let local_pending = state.pending;
         let local_stamp = state.local.meta().map(|(m, op)| (m.stamp(), op));
         let decision = decide_remote(
             local_stamp.as_ref().map(|(s, op)| VersionRef::new(s, *op)),
             local_pending,
             VersionRef::new(&change.stamp, change.op),
-            echo.is_echo(&change.stamp.op_id),
+            is_echo,
         );
         let meta = StoredMeta::new(&change.stamp, Some(change.server_version));
         let previous = state.local.clone();

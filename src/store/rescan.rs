@@ -126,11 +126,10 @@ pub async fn stage_page(
     .await
 }
 
-/// The local side of a reconciliation: every live record's and tombstone's metadata, the live
-/// records themselves, and the keys with pending ops.
+/// The local side of a reconciliation: every live record's and tombstone's metadata, and the
+/// keys with pending ops.
 struct LocalSet {
     metas: Vec<RecordMeta>,
-    live_values: BTreeMap<(String, String), JsValue>,
     pending_keys: BTreeSet<RecordKey>,
 }
 
@@ -150,7 +149,6 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
     let tombstones = Array::from(&idb::request(&tomb_req, "reading tombstones").await?);
     let pending = Array::from(&idb::request(&pending_req, "reading the outbox").await?);
     let mut metas: Vec<RecordMeta> = Vec::new();
-    let mut live_values: BTreeMap<(String, String), JsValue> = BTreeMap::new();
     for (table, req) in table_reqs {
         for record in Array::from(&idb::request(&req, "reading records").await?).iter() {
             if let LocalVersion::Live(meta) = local_version(&record, &JsValue::UNDEFINED)? {
@@ -161,7 +159,6 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
                     stamp: meta.stamp(),
                     deleted: false,
                 });
-                live_values.insert((table.clone(), pk), record);
             }
         }
     }
@@ -175,11 +172,13 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
             });
         }
     }
-    let pending_keys = pending
-        .iter()
-        .map(|e| from_stored::<StoredEntry>(e, "outbox entry").map(|e| RecordKey::new(&e.table_name, &e.pk)))
-        .collect::<SyncResult<_>>()?;
-    Ok(LocalSet { metas, live_values, pending_keys })
+    // Inserted one by one: collecting into a set would add a sort to the wasm for this use.
+    let mut pending_keys = BTreeSet::new();
+    for entry in pending.iter() {
+        let entry: StoredEntry = from_stored(entry, "outbox entry")?;
+        pending_keys.insert(RecordKey::new(&entry.table_name, &entry.pk));
+    }
+    Ok(LocalSet { metas, pending_keys })
 }
 
 /// The server's set, one change per key (the last one in server order wins, as pulled pages
@@ -228,7 +227,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
             return Err(SyncError::invalid_argument("the staged set is not complete"));
         }
         let staged_req = get_all(&tx, STAGING)?;
-        let LocalSet { metas: local, mut live_values, pending_keys } = read_local(store, &tx).await?;
+        let LocalSet { metas: local, pending_keys } = read_local(store, &tx).await?;
         let staged = Array::from(&idb::request(&staged_req, "reading the staging").await?);
         let staged_changes = staged
             .iter()
@@ -280,7 +279,6 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
             object_store(&tx, &meta.key.table)?
                 .delete(&JsValue::from_str(&meta.key.pk))
                 .map_err(|e| idb::storage_error("deleting a record", &e))?;
-            live_values.remove(&(meta.key.table.clone(), meta.key.pk.clone()));
             changed.push((meta.key.table.clone(), meta.key.pk.clone()));
         }
         let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();

@@ -5,7 +5,10 @@ use super::records::{
     byte_size, entry_to_js, from_stored, local_version, stored_record, StoredEntry, StoredMeta, Tombstone,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, parse_state, read_state_request, record_key, write_state, Store};
+use super::{
+    abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state,
+    Store,
+};
 use crate::idb;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -67,10 +70,8 @@ pub async fn write_batch(
     stamp: &mut dyn FnMut(u64) -> ChangeStamp,
     now_ms: u64,
 ) -> SyncResult<WriteOutcome> {
-    let mut stores: Vec<&str> = writes.iter().map(|w| w.table.as_str()).collect();
-    stores.extend([PENDING_OPS, TOMBSTONES, SYNC_STATE]);
-    stores.sort_unstable();
-    stores.dedup();
+    let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE];
+    add_store_names(&mut stores, writes.iter().map(|w| w.table.as_str()));
     let tx = store.transaction(&stores, true)?;
     match write_in(&tx, writes, stamp, now_ms).await {
         Ok(outcome) => {
@@ -121,31 +122,29 @@ async fn write_in(
     let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
 
     // Every record's reads go out first; the records keep the order of their first write.
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut reads: HashMap<(String, String), KeyReads> = HashMap::new();
+    // `slots` gives a record's place in `reads` and `states` (one map type for every batch of
+    // the store keeps the wasm smaller than a map per kind of value).
+    let mut slots: HashMap<(String, String), usize> = HashMap::new();
+    let mut reads: Vec<KeyReads> = Vec::new();
     for write in &writes {
         let id = (write.table.clone(), write.pk.clone());
-        if reads.contains_key(&id) {
+        if slots.contains_key(&id) {
             continue;
         }
         let key = record_key(&write.table, &write.pk);
         let table = &tables[&write.table];
-        reads.insert(
-            id.clone(),
-            KeyReads {
-                record: table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?,
-                tombstone: tombstones.get(&key).map_err(err("reading a tombstone"))?,
-                entries: by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?,
-            },
-        );
-        order.push(id);
+        reads.push(KeyReads {
+            record: table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?,
+            tombstone: tombstones.get(&key).map_err(err("reading a tombstone"))?,
+            entries: by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?,
+        });
+        slots.insert(id, reads.len() - 1);
     }
     let mut totals: OutboxTotals =
         parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
             .unwrap_or_default();
-    let mut states: HashMap<(String, String), KeyState> = HashMap::with_capacity(order.len());
-    for id in &order {
-        let r = &reads[id];
+    let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
+    for r in &reads {
         let record = idb::request(&r.record, "reading a record").await?;
         let tombstone = idb::request(&r.tombstone, "reading a tombstone").await?;
         let entries = idb::request(&r.entries, "reading the outbox").await?;
@@ -157,14 +156,14 @@ async fn write_in(
             .max_by_key(|e| e.seq.unwrap_or(0));
         let clock = local_version(&record, &tombstone)?.clock();
         let tombstoned = tombstone.is_object();
-        states.insert(id.clone(), KeyState { clock, tombstoned, newest, queued: None });
+        states.push(KeyState { clock, tombstoned, newest, queued: None });
     }
 
     let mut captured = Vec::with_capacity(writes.len());
     let mut last_hlc = None;
     for write in writes {
         let id = (write.table.clone(), write.pk.clone());
-        let state = states.get_mut(&id).expect("every record was read");
+        let state = &mut states[slots[&id]];
         let table = &tables[&write.table];
         let key = record_key(&write.table, &write.pk);
         let stamp = stamp(next_clock(state.clock));
@@ -241,8 +240,8 @@ async fn write_in(
         });
     }
     // One outbox entry per record written: later writes in the batch replaced earlier ones.
-    for id in &order {
-        if let Some((entry, payload)) = states.get_mut(id).and_then(|s| s.queued.take()) {
+    for state in &mut states {
+        if let Some((entry, payload)) = state.queued.take() {
             pending.put(&entry_to_js(&entry, payload.as_ref())?).map_err(err("writing the outbox"))?;
         }
     }

@@ -201,7 +201,11 @@ pub fn compute_plan(
         ReconcilePlan { kept_for_rebase: pending.iter().cloned().collect(), ..ReconcilePlan::default() };
 
     // Walking the union in key order keeps every list sorted without a separate sort.
-    let keys: BTreeSet<&RecordKey> = local.keys().chain(remote.keys()).copied().collect();
+    // Extended rather than collected: collecting sorts first, and that sort's code is not worth
+    // its size in the browser build (inserting keeps the set ordered all the same).
+    let mut keys: BTreeSet<&RecordKey> = BTreeSet::new();
+    keys.extend(local.keys().copied());
+    keys.extend(remote.keys().copied());
     for key in keys {
         if pending.contains(key) {
             continue;
