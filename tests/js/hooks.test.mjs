@@ -150,10 +150,10 @@ test('SYNC_HOOK_NAMES lists the documented hooks', () => {
     'sync.rescan:action:completed', 'sync.subscription:action:statusChange',
     'sync.subscription:action:maxRetriesExceeded', 'sync.queue:action:full', 'sync.gc:action:completed',
     'sync.request', 'sync.job.started', 'sync.job.progress', 'sync.job.blocked', 'sync.job.completed',
-    'sync.job.failed',
+    'sync.job.failed', 'sync.storage:action:lost', 'sync.clock:action:skew',
   ]) {
     assert.ok(SYNC_HOOK_NAMES.includes(name), name);
   }
-  assert.equal(SYNC_HOOK_NAMES.length, 25);
+  assert.equal(SYNC_HOOK_NAMES.length, 27);
   assert.ok(Object.isFrozen(SYNC_HOOK_NAMES));
 });
