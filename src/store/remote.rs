@@ -3,6 +3,7 @@
 
 use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
+use super::write::{OutboxTotals, OUTBOX_TOTALS};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state,
     Store,
@@ -106,6 +107,14 @@ struct KeyState {
     tombstoned: bool,
 }
 
+/// A read's result, or `undefined` for a read that was not needed (its store is empty).
+async fn read_or_undefined(req: Option<web_sys::IdbRequest>, context: &'static str) -> SyncResult<JsValue> {
+    match req {
+        Some(req) => idb::request(&req, context).await,
+        None => Ok(JsValue::UNDEFINED),
+    }
+}
+
 async fn apply_in(
     tx: &IdbTransaction,
     changes: Vec<SyncChange<JsPayload>>,
@@ -126,33 +135,68 @@ async fn apply_in(
             tables.insert(change.table_name.clone(), object_store(tx, &change.table_name)?);
         }
     }
+    // First, which stores hold anything at all: a store that is empty needs no per-record
+    // reads. On a bootstrap, and on most pulls (an empty outbox), that skips most of them; a
+    // request costs far more to issue and settle than this one extra round trip per batch.
+    let count = |store: &IdbObjectStore| store.count().map_err(err("counting a store"));
+    let tombstones_req = count(&tombstones)?;
+    let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
+    let mut table_counts = Vec::with_capacity(tables.len());
+    for (name, table) in &tables {
+        table_counts.push((name.clone(), count(table)?));
+    }
+    let mut cursor: CursorState =
+        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
+            .unwrap_or_default();
+    let any_tombstone =
+        idb::request(&tombstones_req, "counting tombstones").await?.as_f64().unwrap_or(1.0) > 0.0;
+    let totals: OutboxTotals =
+        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
+            .unwrap_or_default();
+    let any_pending = totals.count > 0;
+    let mut filled_tables = Vec::new();
+    for (name, req) in table_counts {
+        if idb::request(&req, "counting records").await?.as_f64().unwrap_or(1.0) > 0.0 {
+            filled_tables.push(name);
+        }
+    }
+
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
-    // changes are read too (the cursor is not known yet); reads are cheap.
-    // `slots` gives a record's place in `reads` and `states` (the map type of the write path).
+    // changes are read too (the cursor's position is known, but reads are cheap next to a
+    // second pass). `slots` gives a record's place in `reads` and `states` (the map type of
+    // the write path).
     let mut slots: HashMap<(String, String), usize> = HashMap::new();
-    let mut reads: Vec<[web_sys::IdbRequest; 3]> = Vec::new();
+    let mut reads: Vec<[Option<web_sys::IdbRequest>; 3]> = Vec::new();
     for change in &changes {
         let id = (change.table_name.clone(), change.pk.clone());
         if slots.contains_key(&id) {
             continue;
         }
-        let key = record_key(&change.table_name, &change.pk);
+        let key = (any_tombstone || any_pending).then(|| record_key(&change.table_name, &change.pk));
         let table = &tables[&change.table_name];
-        reads.push([
-            table.get(&JsValue::from_str(&change.pk)).map_err(err("reading a record"))?,
-            tombstones.get(&key).map_err(err("reading a tombstone"))?,
-            by_record.count_with_key(&key).map_err(err("reading the outbox"))?,
-        ]);
+        let record = if filled_tables.contains(&change.table_name) {
+            Some(table.get(&JsValue::from_str(&change.pk)).map_err(err("reading a record"))?)
+        } else {
+            None
+        };
+        let tombstone = match &key {
+            Some(key) if any_tombstone => Some(tombstones.get(key).map_err(err("reading a tombstone"))?),
+            _ => None,
+        };
+        let pending = match &key {
+            Some(key) if any_pending => {
+                Some(by_record.count_with_key(key).map_err(err("reading the outbox"))?)
+            }
+            _ => None,
+        };
+        reads.push([record, tombstone, pending]);
         slots.insert(id, reads.len() - 1);
     }
-    let mut cursor: CursorState =
-        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
-            .unwrap_or_default();
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
     for [record_req, tomb_req, count_req] in reads {
-        let record = idb::request(&record_req, "reading a record").await?;
-        let tombstone = idb::request(&tomb_req, "reading a tombstone").await?;
-        let pending = idb::request(&count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
+        let record = read_or_undefined(record_req, "reading a record").await?;
+        let tombstone = read_or_undefined(tomb_req, "reading a tombstone").await?;
+        let pending = read_or_undefined(count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
         let local = local_version(&record, &tombstone)?;
         let tombstoned = tombstone.is_object();
         states.push(KeyState { local, record, pending, tombstoned });
