@@ -41,7 +41,7 @@ export interface SyncEngineOptions {
   deviceId?: string;
   /** Defaults to `synclane:<workspaceId>`. */
   dbName?: string;
-  /** Changes per pull page (default 250: each page's apply stays a short main-thread task). */
+  /** Changes per pull page (default 500). */
   pullLimit?: number;
   outbox?: {
     maxBatchOps?: number;

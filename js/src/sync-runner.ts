@@ -144,9 +144,7 @@ export class SyncRunner {
     this.#tables = tables;
     this.#announce = announce;
     this.#options = {
-      // 250: a page's apply stays under the 50 ms long-task threshold on a slow 2-core
-      // machine (500 gave tasks up to 100 ms during a bootstrap) for about 3% less throughput.
-      pullLimit: options.pullLimit ?? 250,
+      pullLimit: options.pullLimit ?? 500,
       intervalMs: options.intervalMs ?? 30_000,
       manualCooldownMs: options.manualCooldownMs ?? 5_000,
       tombstoneRetentionMs: options.tombstoneRetentionMs ?? 7 * 24 * 3600 * 1000,
