@@ -138,25 +138,29 @@ async fn apply_in(
     // First, which stores hold anything at all: a store that is empty needs no per-record
     // reads. On a bootstrap, and on most pulls (an empty outbox), that skips most of them; a
     // request costs far more to issue and settle than this one extra round trip per batch.
-    let count = |store: &IdbObjectStore| store.count().map_err(err("counting a store"));
-    let tombstones_req = count(&tombstones)?;
+    // One key at most, not `count()`: counting walks the whole store in Chromium, which grows
+    // with every page of a bootstrap.
+    let probe = |store: &IdbObjectStore| {
+        store.get_all_keys_with_key_and_limit(&JsValue::NULL, 1).map_err(err("probing a store"))
+    };
+    let tombstones_req = probe(&tombstones)?;
     let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
-    let mut table_counts = Vec::with_capacity(tables.len());
+    let mut table_probes = Vec::with_capacity(tables.len());
     for (name, table) in &tables {
-        table_counts.push((name.clone(), count(table)?));
+        table_probes.push((name.clone(), probe(table)?));
     }
     let mut cursor: CursorState =
         parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
             .unwrap_or_default();
-    let any_tombstone =
-        idb::request(&tombstones_req, "counting tombstones").await?.as_f64().unwrap_or(1.0) > 0.0;
+    let non_empty = |keys: JsValue| js_sys::Array::from(&keys).length() > 0;
+    let any_tombstone = non_empty(idb::request(&tombstones_req, "probing tombstones").await?);
     let totals: OutboxTotals =
         parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
             .unwrap_or_default();
     let any_pending = totals.count > 0;
     let mut filled_tables = Vec::new();
-    for (name, req) in table_counts {
-        if idb::request(&req, "counting records").await?.as_f64().unwrap_or(1.0) > 0.0 {
+    for (name, req) in table_probes {
+        if non_empty(idb::request(&req, "probing records").await?) {
             filled_tables.push(name);
         }
     }
