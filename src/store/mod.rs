@@ -187,6 +187,17 @@ impl Store {
     }
 }
 
+/// A read's result, or `undefined` for a read that was not needed (its store is empty).
+pub async fn read_or_undefined(
+    req: Option<web_sys::IdbRequest>,
+    context: &'static str,
+) -> SyncResult<JsValue> {
+    match req {
+        Some(req) => idb::request(&req, context).await,
+        None => Ok(JsValue::UNDEFINED),
+    }
+}
+
 /// Calls the `on_lost` callback with `{ reason, pendingOps? }`.
 fn tell_lost(on_lost: &Rc<RefCell<Option<js_sys::Function>>>, reason: &str, pending_ops: Option<&JsValue>) {
     let Some(callback) = on_lost.borrow().clone() else { return };

@@ -5,8 +5,8 @@ use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tom
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::write::{OutboxTotals, OUTBOX_TOTALS};
 use super::{
-    abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state,
-    Store,
+    abort, add_store_names, commit, object_store, parse_state, read_or_undefined, read_state_request,
+    record_key, write_state, Store,
 };
 use crate::idb;
 use crate::interop::to_js;
@@ -105,14 +105,6 @@ struct KeyState {
     pending: bool,
     /// Whether the store holds a tombstone for the record (a put must clear it).
     tombstoned: bool,
-}
-
-/// A read's result, or `undefined` for a read that was not needed (its store is empty).
-async fn read_or_undefined(req: Option<web_sys::IdbRequest>, context: &'static str) -> SyncResult<JsValue> {
-    match req {
-        Some(req) => idb::request(&req, context).await,
-        None => Ok(JsValue::UNDEFINED),
-    }
 }
 
 async fn apply_in(

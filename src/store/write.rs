@@ -6,8 +6,8 @@ use super::records::{
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
-    abort, add_store_names, commit, object_store, parse_state, read_state_request, record_key, write_state,
-    Store,
+    abort, add_store_names, commit, object_store, parse_state, read_or_undefined, read_state_request,
+    record_key, write_state, Store,
 };
 use crate::idb;
 use serde::{Deserialize, Serialize};
@@ -97,9 +97,9 @@ struct KeyState {
 /// The reads one record needs, issued before any is awaited so the batch costs one round trip
 /// rather than one per write.
 struct KeyReads {
-    record: web_sys::IdbRequest,
-    tombstone: web_sys::IdbRequest,
-    entries: web_sys::IdbRequest,
+    record: Option<web_sys::IdbRequest>,
+    tombstone: Option<web_sys::IdbRequest>,
+    entries: Option<web_sys::IdbRequest>,
 }
 
 async fn write_in(
@@ -121,6 +121,41 @@ async fn write_in(
     }
     let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
 
+    // A batch of several records first asks which stores hold anything (one key each, and the
+    // outbox totals): reads of an empty store are skipped, which on a fresh table or an empty
+    // outbox saves most of the batch's requests for one extra round trip. A single write skips
+    // this and reads at once, as latency matters more there.
+    let several = {
+        let first = writes.first().map(|w| (&w.table, &w.pk));
+        writes.iter().any(|w| Some((&w.table, &w.pk)) != first)
+    };
+    let mut totals: Option<OutboxTotals> = None;
+    let mut read_tombstones = true;
+    let mut read_outbox = true;
+    let mut empty_tables: Vec<String> = Vec::new();
+    if several {
+        let probe = |store: &IdbObjectStore| {
+            store.get_all_keys_with_key_and_limit(&JsValue::NULL, 1).map_err(err("probing a store"))
+        };
+        let tombstones_probe = probe(&tombstones)?;
+        let mut table_probes = Vec::with_capacity(tables.len());
+        for (name, table) in &tables {
+            table_probes.push((name.clone(), probe(table)?));
+        }
+        let read_totals: OutboxTotals =
+            parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
+                .unwrap_or_default();
+        read_outbox = read_totals.count > 0;
+        totals = Some(read_totals);
+        let non_empty = |keys: JsValue| js_sys::Array::from(&keys).length() > 0;
+        read_tombstones = non_empty(idb::request(&tombstones_probe, "probing tombstones").await?);
+        for (name, req) in table_probes {
+            if !non_empty(idb::request(&req, "probing records").await?) {
+                empty_tables.push(name);
+            }
+        }
+    }
+
     // Every record's reads go out first; the records keep the order of their first write.
     // `slots` gives a record's place in `reads` and `states` (one map type for every batch of
     // the store keeps the wasm smaller than a map per kind of value).
@@ -134,21 +169,38 @@ async fn write_in(
         let key = record_key(&write.table, &write.pk);
         let table = &tables[&write.table];
         reads.push(KeyReads {
-            record: table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?,
-            tombstone: tombstones.get(&key).map_err(err("reading a tombstone"))?,
-            entries: by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?,
+            record: if empty_tables.contains(&write.table) {
+                None
+            } else {
+                Some(table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?)
+            },
+            tombstone: if read_tombstones {
+                Some(tombstones.get(&key).map_err(err("reading a tombstone"))?)
+            } else {
+                None
+            },
+            entries: if read_outbox {
+                Some(by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?)
+            } else {
+                None
+            },
         });
         slots.insert(id, reads.len() - 1);
     }
-    let mut totals: OutboxTotals =
-        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
-            .unwrap_or_default();
+    let mut totals: OutboxTotals = match totals {
+        Some(totals) => totals,
+        None => parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
+            .unwrap_or_default(),
+    };
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
-    for r in &reads {
-        let record = idb::request(&r.record, "reading a record").await?;
-        let tombstone = idb::request(&r.tombstone, "reading a tombstone").await?;
-        let entries = idb::request(&r.entries, "reading the outbox").await?;
-        let newest = js_sys::Array::from(&entries)
+    for r in reads {
+        let record = read_or_undefined(r.record, "reading a record").await?;
+        let tombstone = read_or_undefined(r.tombstone, "reading a tombstone").await?;
+        // Not read (the outbox is empty): no entries. `Array.from(undefined)` would throw.
+        let entries = read_or_undefined(r.entries, "reading the outbox").await?;
+        let entries =
+            if entries.is_undefined() { js_sys::Array::new() } else { js_sys::Array::from(&entries) };
+        let newest = entries
             .iter()
             .map(|e| from_stored::<StoredEntry>(e, "outbox entry"))
             .collect::<SyncResult<Vec<_>>>()?

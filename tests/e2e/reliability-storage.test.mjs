@@ -292,3 +292,34 @@ test("another tab's schema upgrade closes this tab's connection, which reopens w
   assert.equal(after.count, 5);
   assert.equal(after.notes, 5);
 });
+
+test('a batch over an emptied table still sees tombstones and pending ops: clocks rise, tombstones clear, ops coalesce', async () => {
+  // Batches skip the reads of stores that are empty; here the table is empty while the
+  // tombstone store and the outbox are not, so those reads must still happen.
+  const { ctx, page, errors } = await freshPage();
+  const result = await page.evaluate(async () => {
+    const engine = await window.synclane.SyncEngine.open({ workspaceId: 'e2e', dbName: `probe-${Math.random()}`, tables: ['notes'] });
+    await engine.put('notes', { id: 'a', text: 'v1' });
+    await engine.delete('notes', 'a');
+    const captured = await engine.batch([
+      { table: 'notes', op: 'put', record: { id: 'a', text: 'back' } },
+      { table: 'notes', op: 'put', record: { id: 'b', text: 'new' } },
+    ]);
+    const outbox = (await engine.outbox()).entries.map((e) => `${e.pk}:${e.op}:${e.stamp.clock}`).sort();
+    const inspection = await engine.inspect({ outboxLimit: 0 });
+    const a = await engine.get('notes', 'a', { withMeta: true });
+    await engine.close();
+    return {
+      clocks: captured.map((c) => `${c.pk}:${c.clock}:${c.replacedOpId ? 'replaced' : 'new'}`),
+      outbox,
+      tombstones: inspection.tombstones,
+      a: `${a.text}:${a._sync.clock}`,
+    };
+  });
+  await ctx.close();
+  assert.deepEqual(errors, []);
+  assert.deepEqual(result.clocks, ['a:3:replaced', 'b:1:new'], 'a continues from its tombstone (clock 2); its pending delete is replaced');
+  assert.deepEqual(result.outbox, ['a:put:3', 'b:put:1']);
+  assert.equal(result.a, 'back:3');
+  assert.equal(result.tombstones, 0, 'the put cleared the tombstone');
+});
