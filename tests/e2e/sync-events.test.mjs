@@ -28,6 +28,10 @@ test('a started engine pushes its writes and applies others by itself; its own o
 
     await a.put('notes', { id: 'mine', text: 'written on a' });
     await window.until('b has it', async () => (await b.get('notes', 'mine'))?.text === 'written on a');
+    // A settles first (nothing pending, no sync running, no retry scheduled), so only the
+    // server's change can start its next sync.
+    await window.until('a is settled', async () => (await a.status()).state === 'idle' && (await a.outbox()).totals.count === 0);
+    await window.sleep(50);
     await b.put('notes', { id: 'theirs', text: 'written on b' });
     await window.until('a has it', async () => (await a.get('notes', 'theirs'))?.text === 'written on b');
     await window.until('a is idle', async () => (await a.status()).state === 'idle' && (await a.outbox()).totals.count === 0);
