@@ -16,7 +16,7 @@ use records::{from_stored, set};
 use schema::{TableSpec, SYNC_STATE};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -24,6 +24,7 @@ use synclane_core::{ErrorCode, SyncError, SyncResult};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
+use write::{OutboxTotals, OUTBOX_TOTALS};
 
 /// A DOM event handler kept alive as long as the connection it listens to.
 type EventListener = Closure<dyn FnMut(web_sys::Event)>;
@@ -185,6 +186,58 @@ impl Store {
             ))
         }
     }
+}
+
+/// Which of a batch's stores hold anything. A store that is empty needs no per-record reads:
+/// on a bootstrap, a fresh table or an empty outbox that skips most of a batch's requests, each
+/// of which costs far more to issue and settle than the one round trip the probe adds.
+pub struct Occupancy {
+    pub tombstones: bool,
+    pub outbox: bool,
+    empty_tables: Vec<String>,
+}
+
+impl Occupancy {
+    /// Every store assumed to hold something: read everything, probe nothing.
+    pub fn assumed_full() -> Occupancy {
+        Occupancy { tombstones: true, outbox: true, empty_tables: Vec::new() }
+    }
+
+    pub fn has_records(&self, table: &str) -> bool {
+        !self.empty_tables.iter().any(|t| t == table)
+    }
+}
+
+/// Probes the tombstones and `tables` (one key each: not `count()`, which walks the whole store
+/// in Chromium) and reads the outbox totals, whose count says whether the outbox is empty.
+pub async fn probe_occupancy(
+    tx: &IdbTransaction,
+    tombstones: &IdbObjectStore,
+    tables: &HashMap<String, IdbObjectStore>,
+) -> SyncResult<(Occupancy, OutboxTotals)> {
+    let probe = |store: &IdbObjectStore| {
+        store
+            .get_all_keys_with_key_and_limit(&JsValue::NULL, 1)
+            .map_err(|e| idb::storage_error("probing a store", &e))
+    };
+    let tombstones_req = probe(tombstones)?;
+    let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
+    let mut table_reqs = Vec::with_capacity(tables.len());
+    for (name, table) in tables {
+        table_reqs.push((name, probe(table)?));
+    }
+    let non_empty = |keys: JsValue| js_sys::Array::from(&keys).length() > 0;
+    let any_tombstone = non_empty(idb::request(&tombstones_req, "probing tombstones").await?);
+    let totals: OutboxTotals =
+        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
+            .unwrap_or_default();
+    let mut empty_tables = Vec::new();
+    for (name, req) in table_reqs {
+        if !non_empty(idb::request(&req, "probing records").await?) {
+            empty_tables.push(name.clone());
+        }
+    }
+    Ok((Occupancy { tombstones: any_tombstone, outbox: totals.count > 0, empty_tables }, totals))
 }
 
 /// A read's result, or `undefined` for a read that was not needed (its store is empty).

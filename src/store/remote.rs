@@ -3,10 +3,9 @@
 
 use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::write::{OutboxTotals, OUTBOX_TOTALS};
 use super::{
-    abort, add_store_names, commit, object_store, parse_state, read_or_undefined, read_state_request,
-    record_key, write_state, Store,
+    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
+    read_state_request, record_key, write_state, Store,
 };
 use crate::idb;
 use crate::interop::to_js;
@@ -127,35 +126,11 @@ async fn apply_in(
             tables.insert(change.table_name.clone(), object_store(tx, &change.table_name)?);
         }
     }
-    // First, which stores hold anything at all: a store that is empty needs no per-record
-    // reads. On a bootstrap, and on most pulls (an empty outbox), that skips most of them; a
-    // request costs far more to issue and settle than this one extra round trip per batch.
-    // One key at most, not `count()`: counting walks the whole store in Chromium, which grows
-    // with every page of a bootstrap.
-    let probe = |store: &IdbObjectStore| {
-        store.get_all_keys_with_key_and_limit(&JsValue::NULL, 1).map_err(err("probing a store"))
-    };
-    let tombstones_req = probe(&tombstones)?;
-    let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
-    let mut table_probes = Vec::with_capacity(tables.len());
-    for (name, table) in &tables {
-        table_probes.push((name.clone(), probe(table)?));
-    }
+    // Which stores hold anything at all: empty ones get no per-record reads.
+    let (occupancy, _) = probe_occupancy(tx, &tombstones, &tables).await?;
     let mut cursor: CursorState =
         parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
             .unwrap_or_default();
-    let non_empty = |keys: JsValue| js_sys::Array::from(&keys).length() > 0;
-    let any_tombstone = non_empty(idb::request(&tombstones_req, "probing tombstones").await?);
-    let totals: OutboxTotals =
-        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
-            .unwrap_or_default();
-    let any_pending = totals.count > 0;
-    let mut filled_tables = Vec::new();
-    for (name, req) in table_probes {
-        if non_empty(idb::request(&req, "probing records").await?) {
-            filled_tables.push(name);
-        }
-    }
 
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
     // changes are read too (the cursor's position is known, but reads are cheap next to a
@@ -168,19 +143,22 @@ async fn apply_in(
         if slots.contains_key(&id) {
             continue;
         }
-        let key = (any_tombstone || any_pending).then(|| record_key(&change.table_name, &change.pk));
+        let key =
+            (occupancy.tombstones || occupancy.outbox).then(|| record_key(&change.table_name, &change.pk));
         let table = &tables[&change.table_name];
-        let record = if filled_tables.contains(&change.table_name) {
+        let record = if occupancy.has_records(&change.table_name) {
             Some(table.get(&JsValue::from_str(&change.pk)).map_err(err("reading a record"))?)
         } else {
             None
         };
         let tombstone = match &key {
-            Some(key) if any_tombstone => Some(tombstones.get(key).map_err(err("reading a tombstone"))?),
+            Some(key) if occupancy.tombstones => {
+                Some(tombstones.get(key).map_err(err("reading a tombstone"))?)
+            }
             _ => None,
         };
         let pending = match &key {
-            Some(key) if any_pending => {
+            Some(key) if occupancy.outbox => {
                 Some(by_record.count_with_key(key).map_err(err("reading the outbox"))?)
             }
             _ => None,

@@ -6,8 +6,8 @@ use super::records::{
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
-    abort, add_store_names, commit, object_store, parse_state, read_or_undefined, read_state_request,
-    record_key, write_state, Store,
+    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
+    read_state_request, record_key, write_state, Occupancy, Store,
 };
 use crate::idb;
 use serde::{Deserialize, Serialize};
@@ -119,42 +119,22 @@ async fn write_in(
             tables.insert(write.table.clone(), object_store(tx, &write.table)?);
         }
     }
-    let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
-
-    // A batch of several records first asks which stores hold anything (one key each, and the
-    // outbox totals): reads of an empty store are skipped, which on a fresh table or an empty
-    // outbox saves most of the batch's requests for one extra round trip. A single write skips
-    // this and reads at once, as latency matters more there.
+    // A batch of several records first asks which stores hold anything, and skips the reads
+    // of empty ones. A single write reads at once: its latency matters more than one request.
     let several = {
         let first = writes.first().map(|w| (&w.table, &w.pk));
         writes.iter().any(|w| Some((&w.table, &w.pk)) != first)
     };
-    let mut totals: Option<OutboxTotals> = None;
-    let mut read_tombstones = true;
-    let mut read_outbox = true;
-    let mut empty_tables: Vec<String> = Vec::new();
-    if several {
-        let probe = |store: &IdbObjectStore| {
-            store.get_all_keys_with_key_and_limit(&JsValue::NULL, 1).map_err(err("probing a store"))
-        };
-        let tombstones_probe = probe(&tombstones)?;
-        let mut table_probes = Vec::with_capacity(tables.len());
-        for (name, table) in &tables {
-            table_probes.push((name.clone(), probe(table)?));
-        }
-        let read_totals: OutboxTotals =
-            parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
-                .unwrap_or_default();
-        read_outbox = read_totals.count > 0;
-        totals = Some(read_totals);
-        let non_empty = |keys: JsValue| js_sys::Array::from(&keys).length() > 0;
-        read_tombstones = non_empty(idb::request(&tombstones_probe, "probing tombstones").await?);
-        for (name, req) in table_probes {
-            if !non_empty(idb::request(&req, "probing records").await?) {
-                empty_tables.push(name);
-            }
-        }
-    }
+    let (occupancy, probed_totals) = if several {
+        let (occupancy, totals) = probe_occupancy(tx, &tombstones, &tables).await?;
+        (occupancy, Some(totals))
+    } else {
+        (Occupancy::assumed_full(), None)
+    };
+    let totals_req = match probed_totals {
+        Some(_) => None,
+        None => Some(read_state_request(tx, OUTBOX_TOTALS)?),
+    };
 
     // Every record's reads go out first; the records keep the order of their first write.
     // `slots` gives a record's place in `reads` and `states` (one map type for every batch of
@@ -169,17 +149,17 @@ async fn write_in(
         let key = record_key(&write.table, &write.pk);
         let table = &tables[&write.table];
         reads.push(KeyReads {
-            record: if empty_tables.contains(&write.table) {
-                None
-            } else {
+            record: if occupancy.has_records(&write.table) {
                 Some(table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?)
+            } else {
+                None
             },
-            tombstone: if read_tombstones {
+            tombstone: if occupancy.tombstones {
                 Some(tombstones.get(&key).map_err(err("reading a tombstone"))?)
             } else {
                 None
             },
-            entries: if read_outbox {
+            entries: if occupancy.outbox {
                 Some(by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?)
             } else {
                 None
@@ -187,9 +167,9 @@ async fn write_in(
         });
         slots.insert(id, reads.len() - 1);
     }
-    let mut totals: OutboxTotals = match totals {
+    let mut totals: OutboxTotals = match probed_totals {
         Some(totals) => totals,
-        None => parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
+        None => parse_state(read_or_undefined(totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
             .unwrap_or_default(),
     };
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
