@@ -499,8 +499,7 @@ export class SyncEngine {
     for (const delayMs of [0, 50, 200, 1000]) {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       try {
-        const view = (await this.#core.inspect({ outboxLimit: 0, conflictLimit: 0 })) as { outbox: { totals: { count: number } } };
-        pendingAfter = view.outbox.totals.count;
+        pendingAfter = (await this.#runner.outboxTotals()).count;
         break;
       } catch (error) {
         if (toSyncError(error).code === 'closed') break;

@@ -161,6 +161,11 @@ export class SyncRunner {
     return { manualCooldownMs: this.#options.manualCooldownMs, intervalMs: this.#options.intervalMs };
   }
 
+  /** The Web Lock held by the tab that runs the loop for this database. */
+  get #lockName(): string {
+    return `synclane:sync:${this.#core.dbName}`;
+  }
+
   /** The outbox size last seen (after the last write or sync request). */
   get lastKnownPendingOps(): number {
     return this.#state.pendingOps;
@@ -177,13 +182,13 @@ export class SyncRunner {
     this.#state.online = typeof navigator === 'undefined' || navigator.onLine !== false;
     // Started but without the lock: another tab runs the loop, and it alone pushes.
     this.#state.follower = this.#started && !this.#leader;
-    const totals = await this.#totals();
+    const totals = await this.outboxTotals();
     this.#state.pendingOps = totals.count;
     return totals;
   }
 
   /** The outbox's running totals: one row read, whatever the outbox holds. */
-  async #totals(): Promise<{ count: number; bytes: number; failed: number }> {
+  async outboxTotals(): Promise<{ count: number; bytes: number; failed: number }> {
     const view = (await this.#core.inspect({ outboxLimit: 0, conflictLimit: 0 })) as {
       outbox: { totals: { count: number; bytes: number; failed?: number } };
     };
@@ -323,15 +328,7 @@ export class SyncRunner {
       for (;;) {
         let page: PullResponse;
         try {
-          page = await this.#call(provider, 'pull', () =>
-            provider.pull({
-              scope,
-              cursor: cursor.cursor,
-              limit: this.#options.pullLimit,
-              deviceId: this.#core.deviceId,
-              ...(bootstrapping && { snapshot: true }),
-              ...(floor !== undefined && { retentionFloor: floor }),
-            }).then((p) => this.#checkPage(p)), (p) => ({ changes: p.changes.length }));
+          page = await this.#pull(provider, cursor.cursor, floor, bootstrapping);
         } catch (error) {
           const err = toSyncError(error);
           if (err.code !== 'cursor_expired') throw err;
@@ -418,7 +415,7 @@ export class SyncRunner {
     let staged = 0;
     try {
       for (;;) {
-        const page = await this.#pullSnapshotPage(provider, cursor, floor);
+        const page = await this.#pull(provider, cursor, floor, true);
         floor ??= page.retentionFloor;
         await this.#core.stageRescanPage(page.changes, cursor, page.nextCursor, page.hasMore, page.total, page.retentionFloor);
         staged += page.changes.length;
@@ -465,7 +462,7 @@ export class SyncRunner {
     let cursor = 0;
     let floor: number | undefined;
     for (;;) {
-      const page = await this.#pullSnapshotPage(provider, cursor, floor);
+      const page = await this.#pull(provider, cursor, floor, true);
       floor ??= page.retentionFloor;
       for (const change of page.changes) changes.push(change);
       cursor = page.nextCursor;
@@ -474,17 +471,20 @@ export class SyncRunner {
     return { plan: await this.#core.planRescan(changes), pulled: changes.length };
   }
 
-  /** One page of the server's full current set (rescans and rescan plans). */
-  #pullSnapshotPage(provider: SyncProvider, cursor: number, floor: number | undefined): Promise<PullResponse> {
-    return this.#call(provider, 'pull', () =>
-      provider.pull({
-        scope: { workspaceId: this.#workspaceId },
-        cursor,
-        limit: this.#options.pullLimit,
-        deviceId: this.#core.deviceId,
-        snapshot: true,
-        ...(floor !== undefined && { retentionFloor: floor }),
-      }).then((p) => this.#checkPage(p)), (p) => ({ changes: p.changes.length }));
+  /**
+   * One pull request, with its envelope checked (see #checkPage). `snapshot` for bootstraps,
+   * rescans and rescan plans, which stage the server's full current set.
+   */
+  #pull(provider: SyncProvider, cursor: number, floor: number | undefined, snapshot: boolean): Promise<PullResponse> {
+    const request = {
+      scope: { workspaceId: this.#workspaceId },
+      cursor,
+      limit: this.#options.pullLimit,
+      deviceId: this.#core.deviceId,
+      ...(snapshot && { snapshot: true }),
+      ...(floor !== undefined && { retentionFloor: floor }),
+    };
+    return this.#call(provider, 'pull', () => provider.pull(request).then((p) => this.#checkPage(p)), (p) => ({ changes: p.changes.length }));
   }
 
   /**
@@ -493,17 +493,16 @@ export class SyncRunner {
    */
   #checkPage(page: PullResponse): PullResponse {
     const cursorLike = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-    const problem = page === null || typeof page !== 'object'
-      ? 'is not an object'
-      : !Array.isArray(page.changes)
-        ? 'has no changes array'
-        : !cursorLike(page.nextCursor)
-          ? 'has no valid nextCursor'
-          : typeof page.hasMore !== 'boolean'
-            ? 'has no boolean hasMore'
-            : (page.retentionFloor !== undefined && !cursorLike(page.retentionFloor)) || (page.total !== undefined && !cursorLike(page.total))
-              ? 'has an invalid retentionFloor or total'
-              : undefined;
+    const optionalCursorLike = (v: unknown) => v === undefined || cursorLike(v);
+    // The first problem found, in the order a reader would trip on them.
+    const checks: Array<[boolean, string]> = [
+      [page !== null && typeof page === 'object', 'is not an object'],
+      [Array.isArray(page?.changes), 'has no changes array'],
+      [cursorLike(page?.nextCursor), 'has no valid nextCursor'],
+      [typeof page?.hasMore === 'boolean', 'has no boolean hasMore'],
+      [optionalCursorLike(page?.retentionFloor) && optionalCursorLike(page?.total), 'has an invalid retentionFloor or total'],
+    ];
+    const problem = checks.find(([ok]) => !ok)?.[1];
     if (problem === undefined) return page;
     const error = new SyncError('invalid_change', `the provider's pull answer ${problem}`);
     this.#hooks.emit('sync.pull:action:error', { workspaceId: this.#workspaceId, source: 'pull', error, changes: 0 });
@@ -640,7 +639,7 @@ export class SyncRunner {
       await this.#core.recoverInFlight();
       return;
     }
-    await locks.request(`synclane:sync:${this.#core.dbName}`, { ifAvailable: true }, async (lock) => {
+    await locks.request(this.#lockName, { ifAvailable: true }, async (lock) => {
       if (lock) await this.#core.recoverInFlight();
     });
   }
@@ -658,7 +657,7 @@ export class SyncRunner {
     };
     const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
     if (locks) {
-      void locks.request(`synclane:sync:${this.#core.dbName}`, () => {
+      void locks.request(this.#lockName, () => {
         if (!this.#started) return undefined;
         return new Promise<void>((release) => {
           this.#releaseLock = release;
