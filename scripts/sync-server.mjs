@@ -66,3 +66,25 @@ export async function startSyncServer({ db, tokens = ['test-token=*'], settings 
     logs: () => logs,
   };
 }
+
+/**
+ * Every record's latest version on a server (tombstones too), read by paging `/v1/pull` from
+ * cursor 0. Resolves to `{ changes, head }`: `changes` maps each record's key to its change (one
+ * table is assumed), `head` is the last cursor. A non-200 answer throws with its body.
+ */
+export async function pullLatest(url, token, workspaceId) {
+  const changes = new Map();
+  let cursor = 0;
+  for (;;) {
+    const response = await fetch(`${url}/v1/pull`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: { workspaceId }, cursor, limit: 1000 }),
+    });
+    if (response.status !== 200) throw new Error(`pull answered ${response.status}: ${await response.text()}`);
+    const page = await response.json();
+    for (const change of page.changes) changes.set(change.pk, change);
+    cursor = page.nextCursor;
+    if (!page.hasMore) return { changes, head: cursor };
+  }
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStaticServer } from '../../scripts/static-server.mjs';
 import { launchBrowser } from './support/browser.mjs';
-import { startSyncServer, tempDir, SERVER_BINARY } from '../../scripts/sync-server.mjs';
+import { pullLatest, startSyncServer, tempDir, SERVER_BINARY } from '../../scripts/sync-server.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SOAK_MS = Number(process.env.SYNCLANE_SOAK_MS ?? 20_000);
@@ -75,24 +75,10 @@ async function openTab(context, { name, url, token, workspaceId, dbName, loop = 
 
 /** The server's live records as `id=text`, and each record's latest version (tombstones too). */
 async function serverView(sync, token, workspaceId) {
-  const records = [];
-  const latest = new Map();
-  let cursor = 0;
-  for (;;) {
-    const response = await fetch(`${sync.url}/v1/pull`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ scope: { workspaceId }, cursor, limit: 1000 }),
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    const page = await response.json();
-    for (const change of page.changes) {
-      latest.set(change.pk, { op: change.op, ...change.stamp });
-      if (change.op === 'put') records.push(`${change.pk}=${change.payload.text}`);
-    }
-    cursor = page.nextCursor;
-    if (!page.hasMore) return { records: records.sort(), latest };
-  }
+  const { changes } = await pullLatest(sync.url, token, workspaceId);
+  const latest = new Map([...changes].map(([pk, change]) => [pk, { op: change.op, ...change.stamp }]));
+  const records = [...changes.values()].filter((c) => c.op === 'put').map((c) => `${c.pk}=${c.payload.text}`);
+  return { records: records.sort(), latest };
 }
 
 /** Seconds of an HLC string's time (the high 32 bits of its NTP64 part). */

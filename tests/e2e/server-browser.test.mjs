@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStaticServer } from '../../scripts/static-server.mjs';
 import { launchBrowser } from './support/browser.mjs';
-import { startSyncServer, tempDir, SERVER_BINARY } from '../../scripts/sync-server.mjs';
+import { pullLatest, startSyncServer, tempDir, SERVER_BINARY } from '../../scripts/sync-server.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const WORKSPACE = 'server-e2e';
@@ -63,24 +63,11 @@ async function serverStats() {
 
 /** Every live record on the server, as `id=text`, or with its stamp. */
 async function serverRecords({ stamps = false } = {}) {
-  const records = [];
-  let cursor = 0;
-  for (;;) {
-    const response = await fetch(`${sync.url}/v1/pull`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ scope: { workspaceId: WORKSPACE }, cursor, limit: 1000 }),
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    const page = await response.json();
-    for (const change of page.changes) {
-      if (change.op !== 'put') continue;
-      const { clock, hlc, opId } = change.stamp;
-      records.push(stamps ? JSON.stringify([change.pk, clock, hlc, opId]) : `${change.pk}=${change.payload.text}`);
-    }
-    cursor = page.nextCursor;
-    if (!page.hasMore) return records.sort();
-  }
+  const { changes } = await pullLatest(sync.url, TOKEN, WORKSPACE);
+  return [...changes.values()]
+    .filter((change) => change.op === 'put')
+    .map(({ pk, payload, stamp: { clock, hlc, opId } }) => (stamps ? JSON.stringify([pk, clock, hlc, opId]) : `${pk}=${payload.text}`))
+    .sort();
 }
 
 /**

@@ -5,7 +5,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { synclane } from '../js/support/synclane.mjs';
-import { startSyncServer, tempDir } from '../../scripts/sync-server.mjs';
+import { pullLatest, startSyncServer, tempDir } from '../../scripts/sync-server.mjs';
 import { startPostgres } from './support/postgres.mjs';
 
 const { HttpSyncProvider, SyncError, TestDevice, providerConformanceCases } = synclane;
@@ -249,15 +249,8 @@ async function pushThrough(url, scope, { pushers, batches, size }, acknowledged 
 
 /** Every live record of a workspace, by pulling from 0. */
 async function pullAll(url, scope) {
-  const provider = new HttpSyncProvider({ url, token: 'test-token' });
-  const records = new Map();
-  let cursor = 0;
-  for (;;) {
-    const page = await provider.pull({ scope, cursor, limit: 1000 });
-    for (const change of page.changes) records.set(change.pk, change);
-    cursor = page.nextCursor;
-    if (!page.hasMore) return { records, head: cursor };
-  }
+  const { changes, head } = await pullLatest(url, 'test-token', scope.workspaceId);
+  return { records: changes, head };
 }
 
 for (const backend of ['sqlite', 'postgres']) {
