@@ -226,6 +226,7 @@ pub async fn probe_occupancy(
     for (name, table) in tables {
         table_reqs.push((name, probe(table)?));
     }
+    idb::group_done(table_reqs.last().map(|(_, req)| req).or(Some(&totals_req)), "probing stores").await?;
     let non_empty = |keys: JsValue| js_sys::Array::from(&keys).length() > 0;
     let any_tombstone = non_empty(idb::request(&tombstones_req, "probing tombstones").await?);
     let totals: OutboxTotals =

@@ -128,9 +128,6 @@ async fn apply_in(
     }
     // Which stores hold anything at all: empty ones get no per-record reads.
     let (occupancy, _) = probe_occupancy(tx, &tombstones, &tables).await?;
-    let mut cursor: CursorState =
-        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
-            .unwrap_or_default();
 
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
     // changes are read too (the cursor's position is known, but reads are cheap next to a
@@ -138,6 +135,7 @@ async fn apply_in(
     // the write path).
     let mut slots: HashMap<(String, String), usize> = HashMap::new();
     let mut reads: Vec<[Option<web_sys::IdbRequest>; 3]> = Vec::new();
+    let mut last = Some(cursor_req.clone());
     for change in &changes {
         let id = (change.table_name.clone(), change.pk.clone());
         if slots.contains_key(&id) {
@@ -163,9 +161,14 @@ async fn apply_in(
             }
             _ => None,
         };
+        last = pending.clone().or(tombstone.clone()).or(record.clone()).or(last);
         reads.push([record, tombstone, pending]);
         slots.insert(id, reads.len() - 1);
     }
+    idb::group_done(last.as_ref(), "reading records").await?;
+    let mut cursor: CursorState =
+        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
+            .unwrap_or_default();
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
     for [record_req, tomb_req, count_req] in reads {
         let record = read_or_undefined(record_req, "reading a record").await?;

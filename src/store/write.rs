@@ -135,6 +135,7 @@ async fn write_in(
         Some(_) => None,
         None => Some(read_state_request(tx, OUTBOX_TOTALS)?),
     };
+    let mut last = totals_req.clone();
 
     // Every record's reads go out first; the records keep the order of their first write.
     // `slots` gives a record's place in `reads` and `states` (one map type for every batch of
@@ -148,7 +149,7 @@ async fn write_in(
         }
         let key = record_key(&write.table, &write.pk);
         let table = &tables[&write.table];
-        reads.push(KeyReads {
+        let read = KeyReads {
             record: if occupancy.has_records(&write.table) {
                 Some(table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?)
             } else {
@@ -164,9 +165,12 @@ async fn write_in(
             } else {
                 None
             },
-        });
+        };
+        last = read.entries.clone().or(read.tombstone.clone()).or(read.record.clone()).or(last);
+        reads.push(read);
         slots.insert(id, reads.len() - 1);
     }
+    idb::group_done(last.as_ref(), "reading records").await?;
     let mut totals: OutboxTotals = match probed_totals {
         Some(totals) => totals,
         None => parse_state(read_or_undefined(totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
