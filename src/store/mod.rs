@@ -241,6 +241,47 @@ pub async fn probe_occupancy(
     Ok((Occupancy { tombstones: any_tombstone, outbox: totals.count > 0, empty_tables }, totals))
 }
 
+/// Splits a batch's synchronous work into slices of at most `SLICE_MS`, so that applying a
+/// page or writing a large batch never holds the main thread for long (the page stays
+/// responsive during a bootstrap). Between slices the batch waits for a cheap read in its own
+/// transaction: requests finish in order, so the transaction stays active and atomic, and the
+/// read's success event arrives in a new task, after the browser has had its turn.
+pub struct TimeSlicer {
+    started: f64,
+    since_check: u32,
+}
+
+impl Default for TimeSlicer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimeSlicer {
+    const SLICE_MS: f64 = 20.0;
+    /// Checking the time is a call out of the wasm: one check per this many steps.
+    const STEPS_PER_CHECK: u32 = 32;
+
+    pub fn new() -> TimeSlicer {
+        TimeSlicer { started: js_sys::Date::now(), since_check: 0 }
+    }
+
+    /// Called once per step of the batch; yields when the slice is used up.
+    pub async fn step(&mut self, tx: &IdbTransaction) -> SyncResult<()> {
+        self.since_check += 1;
+        if self.since_check < Self::STEPS_PER_CHECK {
+            return Ok(());
+        }
+        self.since_check = 0;
+        if js_sys::Date::now() - self.started < Self::SLICE_MS {
+            return Ok(());
+        }
+        idb::request(&read_state_request(tx, write::OUTBOX_TOTALS)?, "pausing a batch").await?;
+        self.started = js_sys::Date::now();
+        Ok(())
+    }
+}
+
 /// A read's result, or `undefined` for a read that was not needed (its store is empty).
 pub async fn read_or_undefined(
     req: Option<web_sys::IdbRequest>,

@@ -5,7 +5,7 @@ use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tom
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
-    read_state_request, record_key, write_state, Store,
+    read_state_request, record_key, write_state, Store, TimeSlicer,
 };
 use crate::idb;
 use crate::interop::to_js;
@@ -192,7 +192,9 @@ async fn apply_in(
         cursor,
         cursor_moved: false,
     };
+    let mut slicer = TimeSlicer::new();
     for (change, is_echo) in changes.into_iter().zip(echoes) {
+        slicer.step(tx).await?;
         if page.is_some() && change.server_version <= cursor.cursor {
             report.stale += 1;
             continue;

@@ -7,7 +7,7 @@ use super::records::{
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
-    read_state_request, record_key, write_state, Occupancy, Store,
+    read_state_request, record_key, write_state, Occupancy, Store, TimeSlicer,
 };
 use crate::idb;
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,9 @@ async fn write_in(
 
     let mut captured = Vec::with_capacity(writes.len());
     let mut last_hlc = None;
+    let mut slicer = TimeSlicer::new();
     for write in writes {
+        slicer.step(tx).await?;
         let id = (write.table.clone(), write.pk.clone());
         let state = &mut states[slots[&id]];
         let table = &tables[&write.table];
@@ -277,6 +279,7 @@ async fn write_in(
     }
     // One outbox entry per record written: later writes in the batch replaced earlier ones.
     for state in &mut states {
+        slicer.step(tx).await?;
         if let Some((entry, payload)) = state.queued.take() {
             pending.put(&entry_to_js(&entry, payload.as_ref())?).map_err(err("writing the outbox"))?;
         }
