@@ -188,36 +188,59 @@ impl Store {
     }
 }
 
-/// Which of a batch's stores hold anything. A store that is empty needs no per-record reads:
-/// on a bootstrap, a fresh table or an empty outbox that skips most of a batch's requests, each
-/// of which costs far more to issue and settle than the one round trip the probe adds.
+/// What a batch knows, before reading record by record, about which of its records the store
+/// holds. The probe lists the keys of the tombstones and of each table up to a limit just above
+/// the batch's size: a store that holds fewer keys than that is known whole, and only the
+/// batch's records found in it need a read (none at all when it is empty, as on a bootstrap
+/// or in a fresh table). A larger store is unknown and every record of the batch is read.
+/// Each skipped read is a request that costs far more to issue and settle than its share of
+/// the probe's one round trip.
 pub struct Occupancy {
-    pub tombstones: bool,
     pub outbox: bool,
-    empty_tables: Vec<String>,
+    tombstones_listed: bool,
+    listed_tables: Vec<String>,
+    /// Keys found in the listed stores: bit 1 a record, bit 2 a tombstone. (The map type of
+    /// the batch paths, to keep the wasm small.)
+    found: HashMap<(String, String), usize>,
 }
+
+const FOUND_RECORD: usize = 1;
+const FOUND_TOMBSTONE: usize = 2;
 
 impl Occupancy {
     /// Every store assumed to hold something: read everything, probe nothing.
     pub fn assumed_full() -> Occupancy {
-        Occupancy { tombstones: true, outbox: true, empty_tables: Vec::new() }
+        Occupancy { outbox: true, tombstones_listed: false, listed_tables: Vec::new(), found: HashMap::new() }
     }
 
-    pub fn has_records(&self, table: &str) -> bool {
-        !self.empty_tables.iter().any(|t| t == table)
+    /// Whether the store may hold this record (`false`: it certainly does not).
+    pub fn may_have_record(&self, table: &str, pk: &str) -> bool {
+        !self.listed_tables.iter().any(|t| t == table) || self.found_as(table, pk, FOUND_RECORD)
+    }
+
+    /// Whether the store may hold a tombstone for this record.
+    pub fn may_have_tombstone(&self, table: &str, pk: &str) -> bool {
+        !self.tombstones_listed || self.found_as(table, pk, FOUND_TOMBSTONE)
+    }
+
+    fn found_as(&self, table: &str, pk: &str, bit: usize) -> bool {
+        self.found.get(&(table.to_owned(), pk.to_owned())).is_some_and(|found| found & bit != 0)
     }
 }
 
-/// Probes the tombstones and `tables` (one key each: not `count()`, which walks the whole store
-/// in Chromium) and reads the outbox totals, whose count says whether the outbox is empty.
+/// Probes the tombstones and `tables` for a batch of `batch_size` records (listing keys: not
+/// `count()`, which walks the whole store in Chromium) and reads the outbox totals, whose
+/// count says whether the outbox is empty.
 pub async fn probe_occupancy(
     tx: &IdbTransaction,
     tombstones: &IdbObjectStore,
     tables: &HashMap<String, IdbObjectStore>,
+    batch_size: usize,
 ) -> SyncResult<(Occupancy, OutboxTotals)> {
+    let limit = u32::try_from(batch_size).unwrap_or(u32::MAX - 1) + 1;
     let probe = |store: &IdbObjectStore| {
         store
-            .get_all_keys_with_key_and_limit(&JsValue::NULL, 1)
+            .get_all_keys_with_key_and_limit(&JsValue::NULL, limit)
             .map_err(|e| idb::storage_error("probing a store", &e))
     };
     let tombstones_req = probe(tombstones)?;
@@ -227,18 +250,38 @@ pub async fn probe_occupancy(
         table_reqs.push((name, probe(table)?));
     }
     idb::group_done(table_reqs.last().map(|(_, req)| req).or(Some(&totals_req)), "probing stores").await?;
-    let non_empty = |keys: JsValue| js_sys::Array::from(&keys).length() > 0;
-    let any_tombstone = non_empty(idb::request(&tombstones_req, "probing tombstones").await?);
+    // The keys, if the store holds fewer than the limit (then they are all of its keys).
+    let listed = |keys: JsValue| Some(js_sys::Array::from(&keys)).filter(|keys| keys.length() < limit);
+    let mut occupancy = Occupancy {
+        outbox: false,
+        tombstones_listed: false,
+        listed_tables: Vec::new(),
+        found: HashMap::new(),
+    };
+    if let Some(keys) = listed(idb::request(&tombstones_req, "probing tombstones").await?) {
+        occupancy.tombstones_listed = true;
+        for key in keys.iter() {
+            let key = js_sys::Array::from(&key);
+            if let (Some(table), Some(pk)) = (key.get(0).as_string(), key.get(1).as_string()) {
+                *occupancy.found.entry((table, pk)).or_default() |= FOUND_TOMBSTONE;
+            }
+        }
+    }
     let totals: OutboxTotals =
         parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
             .unwrap_or_default();
-    let mut empty_tables = Vec::new();
+    occupancy.outbox = totals.count > 0;
     for (name, req) in table_reqs {
-        if !non_empty(idb::request(&req, "probing records").await?) {
-            empty_tables.push(name.clone());
+        if let Some(keys) = listed(idb::request(&req, "probing records").await?) {
+            occupancy.listed_tables.push(name.clone());
+            for key in keys.iter() {
+                if let Some(pk) = key.as_string() {
+                    *occupancy.found.entry((name.clone(), pk)).or_default() |= FOUND_RECORD;
+                }
+            }
         }
     }
-    Ok((Occupancy { tombstones: any_tombstone, outbox: totals.count > 0, empty_tables }, totals))
+    Ok((occupancy, totals))
 }
 
 /// Splits a batch's synchronous work into slices of at most `SLICE_MS`, so that applying a

@@ -127,7 +127,7 @@ async fn apply_in(
         }
     }
     // Which stores hold anything at all: empty ones get no per-record reads.
-    let (occupancy, _) = probe_occupancy(tx, &tombstones, &tables).await?;
+    let (occupancy, _) = probe_occupancy(tx, &tombstones, &tables, changes.len()).await?;
 
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
     // changes are read too (the cursor's position is known, but reads are cheap next to a
@@ -141,18 +141,16 @@ async fn apply_in(
         if slots.contains_key(&id) {
             continue;
         }
-        let key =
-            (occupancy.tombstones || occupancy.outbox).then(|| record_key(&change.table_name, &change.pk));
+        let may_be_tombstoned = occupancy.may_have_tombstone(&change.table_name, &change.pk);
+        let key = (may_be_tombstoned || occupancy.outbox).then(|| record_key(&change.table_name, &change.pk));
         let table = &tables[&change.table_name];
-        let record = if occupancy.has_records(&change.table_name) {
+        let record = if occupancy.may_have_record(&change.table_name, &change.pk) {
             Some(table.get(&JsValue::from_str(&change.pk)).map_err(err("reading a record"))?)
         } else {
             None
         };
         let tombstone = match &key {
-            Some(key) if occupancy.tombstones => {
-                Some(tombstones.get(key).map_err(err("reading a tombstone"))?)
-            }
+            Some(key) if may_be_tombstoned => Some(tombstones.get(key).map_err(err("reading a tombstone"))?),
             _ => None,
         };
         let pending = match &key {

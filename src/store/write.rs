@@ -126,7 +126,7 @@ async fn write_in(
         writes.iter().any(|w| Some((&w.table, &w.pk)) != first)
     };
     let (occupancy, probed_totals) = if several {
-        let (occupancy, totals) = probe_occupancy(tx, &tombstones, &tables).await?;
+        let (occupancy, totals) = probe_occupancy(tx, &tombstones, &tables, writes.len()).await?;
         (occupancy, Some(totals))
     } else {
         (Occupancy::assumed_full(), None)
@@ -150,12 +150,12 @@ async fn write_in(
         let key = record_key(&write.table, &write.pk);
         let table = &tables[&write.table];
         let read = KeyReads {
-            record: if occupancy.has_records(&write.table) {
+            record: if occupancy.may_have_record(&write.table, &write.pk) {
                 Some(table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?)
             } else {
                 None
             },
-            tombstone: if occupancy.tombstones {
+            tombstone: if occupancy.may_have_tombstone(&write.table, &write.pk) {
                 Some(tombstones.get(&key).map_err(err("reading a tombstone"))?)
             } else {
                 None
