@@ -207,6 +207,9 @@ export class SyncEngine {
   #provider: SyncProvider | undefined;
   #watchers = new Map<string, Set<(event: WatchEvent) => void>>();
   #channel: BroadcastChannel | undefined;
+  /** Changes not yet told to the other tabs, by table (see `#broadcast`). */
+  #outgoing = new Map<string, { ids: Set<string>; local?: { count: number; bytes: number } }>();
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #runner: SyncRunner;
   #onListenerError: (error: unknown, name: string) => void;
   #closed = false;
@@ -217,7 +220,11 @@ export class SyncEngine {
     this.#onListenerError = options.onListenerError ?? ((error, name) => console.error(`synclane: ${name} listener failed`, error));
     this.hooks = new HookEmitter<SyncHookMap>({ onListenerError: this.#onListenerError });
     const tables = options.tables.map((t) => (typeof t === 'string' ? t : t.name));
-    const handOver = (trigger: SyncTrigger) => this.#channel?.postMessage({ syncRequest: trigger });
+    const handOver = (trigger: SyncTrigger) => {
+      // The leader must hear of this tab's writes before it syncs for it.
+      this.#flushBroadcasts();
+      this.#channel?.postMessage({ syncRequest: trigger });
+    };
     this.#runner = new SyncRunner(core, this.hooks, () => this.provider, tables, (changes) => this.#announce(changes, 'remote'), handOver, {
       ...(options.pullLimit !== undefined && { pullLimit: options.pullLimit }),
       ...options.sync,
@@ -464,7 +471,9 @@ export class SyncEngine {
   #announce(changes: Array<{ table: string; id: string }>, source: 'local' | 'remote', outbox?: { count: number; bytes: number }): void {
     const byTable = new Map<string, string[]>();
     for (const { table, id } of changes) {
-      byTable.set(table, [...(byTable.get(table) ?? []), id]);
+      const ids = byTable.get(table);
+      if (ids) ids.push(id);
+      else byTable.set(table, [id]);
     }
     for (const [table, ids] of byTable) {
       this.#notify({ table, ids, source }, true, source === 'local' ? outbox : undefined);
@@ -479,7 +488,31 @@ export class SyncEngine {
         this.#onListenerError(error, `watch:${event.table}`);
       }
     }
-    if (broadcast) this.#channel?.postMessage({ table: event.table, ids: event.ids, ...(local && { local }) });
+    if (broadcast) this.#broadcast(event.table, event.ids, local);
+  }
+
+  /**
+   * Tells the other tabs what changed, in one message per table and task: posting costs about
+   * as much as a small write, so a burst of writes shares one message, and a write's promise
+   * resolves without waiting for it.
+   */
+  #broadcast(table: string, ids: string[], local?: { count: number; bytes: number }): void {
+    if (!this.#channel) return;
+    const pending = this.#outgoing.get(table) ?? { ids: new Set<string>() };
+    for (const id of ids) pending.ids.add(id);
+    // Totals are absolute: the newest replaces the older.
+    if (local) pending.local = local;
+    this.#outgoing.set(table, pending);
+    this.#flushTimer ??= setTimeout(() => this.#flushBroadcasts(), 0);
+  }
+
+  #flushBroadcasts(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    for (const [table, { ids, local }] of this.#outgoing) {
+      this.#channel?.postMessage({ table, ids: [...ids], ...(local && { local }) });
+    }
+    this.#outgoing.clear();
   }
 
   /** The database went away: tell the app, and stop or carry on (see `sync.storage:action:lost`). */
@@ -488,6 +521,7 @@ export class SyncEngine {
     if (info.reason === 'deleted') {
       this.#closed = true;
       await this.#runner.stop();
+      this.#flushBroadcasts();
       this.#channel?.close();
       this.hooks.emit('sync.storage:action:lost', { ...base, reason: 'deleted', pendingOps: info.pendingOps ?? [] });
       return;
@@ -517,6 +551,7 @@ export class SyncEngine {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#runner.stop();
+    this.#flushBroadcasts();
     this.#channel?.close();
     this.#core.close();
   }
