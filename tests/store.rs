@@ -575,3 +575,71 @@ async fn misspelt_options_are_refused_at_every_depth_and_key_ranges_keep_their_k
     engine.close();
     wait(EngineCore::delete_database(db)).await.unwrap();
 }
+
+/// A batch first lists the keys of stores smaller than itself and reads only what they hold,
+/// reads a small outbox whole, and reads record by record otherwise: each way must find the
+/// stored clocks, tombstones and entries the same.
+#[wasm_bindgen_test]
+async fn a_batch_finds_stored_versions_and_entries_whether_their_stores_are_small_or_large() {
+    let engine = open(&unique("probe"), NOTES).await;
+    let write = |ops: &str| engine.write(js(ops));
+    let summary = |result: &JsValue| -> Vec<String> {
+        Array::from(&get(result, "captured"))
+            .iter()
+            .map(|c| {
+                let pk = get(&c, "pk").as_string().unwrap();
+                let clock = get(&c, "clock").as_f64().unwrap();
+                let how = if get(&c, "replacedOpId").is_string() { "replaced" } else { "new" };
+                format!("{pk}:{clock}:{how}")
+            })
+            .collect()
+    };
+    wait(write(
+        r#"[{"table":"notes","op":"put","record":{"id":"a","title":"1"}},
+            {"table":"notes","op":"put","record":{"id":"b","title":"1"}},
+            {"table":"notes","op":"put","record":{"id":"c","title":"1"}}]"#,
+    ))
+    .await
+    .unwrap();
+    wait(write(r#"[{"table":"notes","op":"delete","id":"c"}]"#)).await.unwrap();
+    let first_seq = get(&wait(engine.outbox()).await.unwrap(), "entries.0.seq").as_f64();
+
+    // Small stores (2 records, 1 tombstone, 3 entries, for a batch of 4): listed, and the
+    // outbox read whole.
+    let small = wait(write(
+        r#"[{"table":"notes","op":"put","record":{"id":"a","title":"2"}},
+            {"table":"notes","op":"put","record":{"id":"c","title":"2"}},
+            {"table":"notes","op":"put","record":{"id":"d","title":"1"}},
+            {"table":"notes","op":"put","record":{"id":"e","title":"1"}}]"#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(summary(&small), ["a:2:replaced", "c:3:replaced", "d:1:new", "e:1:new"]);
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(5.0));
+    assert_eq!(get(&outbox, "entries.0.seq").as_f64(), first_seq, "a coalesced entry keeps its place");
+    assert_eq!(get(&outbox, "entries.0.payload.title").as_string().as_deref(), Some("2"));
+
+    // Large stores (5 records, 5 entries, for a batch of 2): read record by record.
+    let large = wait(write(
+        r#"[{"table":"notes","op":"put","record":{"id":"b","title":"2"}},
+            {"table":"notes","op":"delete","id":"d"}]"#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(summary(&large), ["b:2:replaced", "d:2:replaced"]);
+    // The tombstone of d is in a small store again; the records and entries are not.
+    let mixed = wait(write(
+        r#"[{"table":"notes","op":"put","record":{"id":"d","title":"3"}},
+            {"table":"notes","op":"put","record":{"id":"x","title":"1"}}]"#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(summary(&mixed), ["d:3:replaced", "x:1:new"]);
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(6.0));
+    assert_eq!(Array::from(&get(&outbox, "entries")).length(), 6, "one entry per record");
+    let view = wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&view, "tombstones").as_f64(), Some(0.0), "the puts cleared every tombstone");
+    engine.close();
+}

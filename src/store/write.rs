@@ -135,7 +135,14 @@ async fn write_in(
         Some(_) => None,
         None => Some(read_state_request(tx, OUTBOX_TOTALS)?),
     };
-    let mut last = totals_req.clone();
+    // A small outbox is read whole, in one request, rather than by one index read per record.
+    let whole_outbox = match probed_totals {
+        Some(totals) if totals.count > 0 && totals.count <= writes.len() as u64 => {
+            Some(pending.get_all().map_err(err("reading the outbox"))?)
+        }
+        _ => None,
+    };
+    let mut last = totals_req.clone().or(whole_outbox.clone());
 
     // Every record's reads go out first; the records keep the order of their first write.
     // `slots` gives a record's place in `reads` and `states` (one map type for every batch of
@@ -160,7 +167,7 @@ async fn write_in(
             } else {
                 None
             },
-            entries: if occupancy.outbox {
+            entries: if occupancy.outbox && whole_outbox.is_none() {
                 Some(by_record.get_all_with_key(&key).map_err(err("reading the outbox"))?)
             } else {
                 None
@@ -176,8 +183,23 @@ async fn write_in(
         None => parse_state(read_or_undefined(totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
             .unwrap_or_default(),
     };
+    let mut from_whole: Vec<Option<StoredEntry>> = reads.iter().map(|_| None).collect();
+    if let Some(req) = &whole_outbox {
+        for value in js_sys::Array::from(&idb::request(req, "reading the outbox").await?).iter() {
+            let field =
+                |name: &str| js_sys::Reflect::get(&value, &name.into()).ok().and_then(|v| v.as_string());
+            let Some(slot) = field("tableName").zip(field("pk")).and_then(|id| slots.get(&id).copied())
+            else {
+                continue;
+            };
+            let entry: StoredEntry = from_stored(value, "outbox entry")?;
+            if from_whole[slot].as_ref().is_none_or(|newest| newest.seq < entry.seq) {
+                from_whole[slot] = Some(entry);
+            }
+        }
+    }
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
-    for r in reads {
+    for (r, whole) in reads.into_iter().zip(from_whole) {
         let record = read_or_undefined(r.record, "reading a record").await?;
         let tombstone = read_or_undefined(r.tombstone, "reading a tombstone").await?;
         // Not read (the outbox is empty): no entries. `Array.from(undefined)` would throw.
@@ -189,7 +211,8 @@ async fn write_in(
             .map(|e| from_stored::<StoredEntry>(e, "outbox entry"))
             .collect::<SyncResult<Vec<_>>>()?
             .into_iter()
-            .max_by_key(|e| e.seq.unwrap_or(0));
+            .max_by_key(|e| e.seq.unwrap_or(0))
+            .or(whole);
         let clock = local_version(&record, &tombstone)?.clock();
         let tombstoned = tombstone.is_object();
         states.push(KeyState { clock, tombstoned, newest, queued: None });
