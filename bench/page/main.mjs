@@ -49,6 +49,11 @@ const SCENARIOS = {
     return { ...stats(latencies), ok: counts.live === writes + warmup };
   },
 
+  /** `singleWrite` for the floor's variant that reads what a write depends on first. */
+  async singleWriteReading(contender, db, params) {
+    return SCENARIOS.singleWrite(contender, { writeOne: (r) => db.writeOneReading(r), counts: () => db.counts() }, params);
+  },
+
   /** One batch of `size` writes in one transaction, after a warm-up batch of 100. */
   async batchWrite(contender, db, { size = 1000 }) {
     await db.write(Array.from({ length: 100 }, (_, i) => record(1_000_000 + i)));
