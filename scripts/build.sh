@@ -25,12 +25,16 @@ echo "[build] dist/wasm/synclane_bg.wasm: $before -> $after bytes ($gz gzipped)"
 # the compiled `./wasm/synclane.js` imports resolve and `synclane_bg.wasm` sits where its
 # `new URL(..., import.meta.url)` looks for it.
 wasm_files=(dist/wasm/synclane.js dist/wasm/synclane.d.ts dist/wasm/synclane_bg.wasm)
+# `snippets/` holds the small JavaScript functions the wasm imports (`inline_js`).
 mkdir -p js/src/wasm
+rm -rf js/src/wasm/snippets
 cp "${wasm_files[@]}" js/src/wasm/
+cp -r dist/wasm/snippets js/src/wasm/
 rm -rf dist/npm
 node node_modules/typescript/bin/tsc -p js
 mkdir -p dist/npm/dist/wasm
 cp "${wasm_files[@]}" dist/npm/dist/wasm/
+cp -r dist/wasm/snippets dist/npm/dist/wasm/
 cp pkg-template/package.json pkg-template/README.md pkg-template/LICENSE dist/npm/
 # The Chrome DevTools extension: its own files plus the panel modules, in dist/devtools-extension.
 node scripts/package-extension.mjs >/dev/null

@@ -321,5 +321,5 @@ fn write_tombstone(
         meta: meta.clone(),
         deleted_at: now_ms,
     };
-    tombstones.put(&to_js(&tombstone)?).map(|_| ()).map_err(|e| idb::storage_error("writing a tombstone", &e))
+    tombstones.put(&tombstone.to_js()).map(|_| ()).map_err(|e| idb::storage_error("writing a tombstone", &e))
 }

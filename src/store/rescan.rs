@@ -268,7 +268,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
                         deleted_at: now_ms,
                     };
                     tomb_store
-                        .put(&to_js(&tombstone)?)
+                        .put(&tombstone.to_js())
                         .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
                 }
             }

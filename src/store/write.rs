@@ -249,7 +249,7 @@ async fn write_in(
                     meta: meta.clone(),
                     deleted_at: now_ms,
                 };
-                tombstones.put(&crate::interop::to_js(&tombstone)?).map_err(err("writing a tombstone"))?;
+                tombstones.put(&tombstone.to_js()).map_err(err("writing a tombstone"))?;
                 state.tombstoned = true;
                 0
             }
