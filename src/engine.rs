@@ -642,6 +642,7 @@ async fn apply_changes(
         }
     }
     let out = to_js(&report)?;
+    Reflect::set(&out, &"applied".into(), &report.applied).ok();
     Reflect::set(&out, &"skewMs".into(), &JsValue::from_f64(skew as f64)).ok();
     Ok(out)
 }

@@ -3,6 +3,7 @@
 
 pub mod gc;
 pub mod inspect;
+pub mod js_objects;
 pub mod outbox;
 pub mod records;
 pub mod remote;

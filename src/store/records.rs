@@ -5,6 +5,7 @@
 //! record leaves its table and becomes a tombstone in `_tombstones`, keyed by
 //! `[tableName, pk]`.
 
+use super::js_objects::{self, JsRecordKey, JsStrings};
 use crate::interop::to_js;
 use js_sys::{Object, Reflect};
 use serde::{Deserialize, Serialize};
@@ -98,84 +99,22 @@ pub fn local_version(record: &JsValue, tombstone: &JsValue) -> Result<LocalVersi
     Ok(LocalVersion::Absent)
 }
 
-// Stored objects are built by one call into JavaScript each, rather than a call per field from
-// the wasm: in a batch of hundreds of records, those calls were a large share of its cost.
-// Spread defines properties (never runs a `__proto__` setter) as `Object.assign` would not.
-// Enums travel as their index in these lists (strings would each be decoded on the way).
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "
-const OPS = ['put', 'delete'];
-const STATES = ['pending', 'inFlight', 'failed'];
-function meta(clock, hlc, deviceId, opId, serverVersion) {
-  return serverVersion === undefined ? { clock, hlc, deviceId, opId } : { clock, hlc, deviceId, opId, serverVersion };
-}
-export function storedRecord(payload, id, clock, hlc, deviceId, opId, serverVersion) {
-  return { ...payload, id, _sync: meta(clock, hlc, deviceId, opId, serverVersion) };
-}
-export function storedTombstone(tableName, pk, clock, hlc, deviceId, opId, serverVersion, deletedAt) {
-  return { key: [tableName, pk], tableName, pk, meta: meta(clock, hlc, deviceId, opId, serverVersion), deletedAt };
-}
-export function storedEntry(seq, opId, tableName, pk, op, clock, hlc, deviceId, stampOpId, state, attempts, nextAttemptAt, byteSize, createdAt, payload) {
-  const entry = seq === undefined ? {} : { seq };
-  Object.assign(entry, {
-    opId, tableName, pk, op: OPS[op], stamp: { clock, hlc, deviceId, opId: stampOpId }, state: STATES[state],
-    attempts, nextAttemptAt, byteSize, createdAt,
-  });
-  if (payload !== undefined) entry.payload = payload;
-  return entry;
-}")]
-extern "C" {
-    #[wasm_bindgen(js_name = storedTombstone)]
-    fn stored_tombstone_js(
-        table_name: &str,
-        pk: &str,
-        clock: f64,
-        hlc: &str,
-        device_id: &str,
-        op_id: &str,
-        server_version: Option<f64>,
-        deleted_at: f64,
-    ) -> JsValue;
-    #[wasm_bindgen(js_name = storedEntry)]
-    fn stored_entry_js(
-        seq: Option<f64>,
-        op_id: &str,
-        table_name: &str,
-        pk: &str,
-        op: u32,
-        clock: f64,
-        hlc: &str,
-        device_id: &str,
-        stamp_op_id: &str,
-        state: u32,
-        attempts: u32,
-        next_attempt_at: f64,
-        byte_size: f64,
-        created_at: f64,
-        payload: Option<JsValue>,
-    ) -> JsValue;
-    #[wasm_bindgen(js_name = storedRecord)]
-    fn stored_record_js(
-        payload: &JsValue,
-        id: &str,
-        clock: f64,
-        hlc: &str,
-        device_id: &str,
-        op_id: &str,
-        server_version: Option<f64>,
-    ) -> JsValue;
-}
-
 /// The stored form of a record: a copy of the app's object with `id` and `_sync` set.
-pub fn stored_record(payload: &JsValue, pk: &str, meta: &StoredMeta) -> Result<JsValue, SyncError> {
-    Ok(stored_record_js(
+pub fn stored_record(
+    payload: &JsValue,
+    id: &JsRecordKey,
+    meta: &StoredMeta,
+    strings: &mut JsStrings,
+) -> JsValue {
+    js_objects::stored_record(
         payload,
-        pk,
+        &id.pk,
         meta.clock as f64,
         &meta.hlc,
-        &meta.device_id,
+        &strings.get(&meta.device_id),
         &meta.op_id,
         meta.server_version.map(|v| v as f64),
-    ))
+    )
 }
 
 /// A record as the app sees it: `_sync` removed unless metadata is asked for.
@@ -208,7 +147,12 @@ pub struct StoredEntry {
 }
 
 /// Builds the stored entry object, with the payload kept as the JavaScript value it is.
-pub fn entry_to_js(entry: &StoredEntry, payload: Option<&JsValue>) -> Result<JsValue, SyncError> {
+pub fn entry_to_js(
+    entry: &StoredEntry,
+    payload: Option<&JsValue>,
+    id: &JsRecordKey,
+    strings: &mut JsStrings,
+) -> Result<JsValue, SyncError> {
     if entry.last_error.is_some() {
         let value = to_js(entry)?;
         if let Some(payload) = payload {
@@ -221,15 +165,15 @@ pub fn entry_to_js(entry: &StoredEntry, payload: Option<&JsValue>) -> Result<JsV
         OpState::InFlight => 1,
         OpState::Failed => 2,
     };
-    Ok(stored_entry_js(
+    Ok(js_objects::stored_entry(
         entry.seq.map(|s| s as f64),
         &entry.op_id,
-        &entry.table_name,
-        &entry.pk,
+        &id.table,
+        &id.pk,
         op_index(entry.op),
         entry.stamp.clock as f64,
         &entry.stamp.hlc,
-        &entry.stamp.device_id,
+        &strings.get(&entry.stamp.device_id),
         &entry.stamp.op_id,
         state,
         entry.attempts,
@@ -240,7 +184,7 @@ pub fn entry_to_js(entry: &StoredEntry, payload: Option<&JsValue>) -> Result<JsV
     ))
 }
 
-fn op_index(op: OpKind) -> u32 {
+pub fn op_index(op: OpKind) -> u32 {
     match op {
         OpKind::Put => 0,
         OpKind::Delete => 1,
@@ -249,14 +193,14 @@ fn op_index(op: OpKind) -> u32 {
 
 impl Tombstone {
     /// The stored form of the tombstone.
-    pub fn to_js(&self) -> JsValue {
+    pub fn to_js(&self, id: &JsRecordKey, strings: &mut JsStrings) -> JsValue {
         let meta = &self.meta;
-        stored_tombstone_js(
-            &self.table_name,
-            &self.pk,
+        js_objects::stored_tombstone(
+            &id.table,
+            &id.pk,
             meta.clock as f64,
             &meta.hlc,
-            &meta.device_id,
+            &strings.get(&meta.device_id),
             &meta.op_id,
             meta.server_version.map(|v| v as f64),
             self.deleted_at as f64,

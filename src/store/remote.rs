@@ -1,11 +1,12 @@
 //! Applying a batch of remote changes: every change decided by the core's rule, written with
 //! the cursor advance in one transaction. Conflicts are logged in the same transaction.
 
-use super::records::{local_version, stored_record, LocalVersion, StoredMeta, Tombstone};
+use super::js_objects::{self, JsRecordKey, JsStrings};
+use super::records::{local_version, op_index, stored_record, LocalVersion, StoredMeta, Tombstone};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
-    read_state_request, record_key, write_state, Store, TimeSlicer,
+    read_state_request, write_state, Store, TimeSlicer,
 };
 use crate::idb;
 use crate::interop::to_js;
@@ -20,16 +21,6 @@ use wasm_bindgen::JsValue;
 use web_sys::{IdbObjectStore, IdbTransaction};
 
 pub const CURSOR_STATE: &str = "cursor";
-
-/// A change that was written locally.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppliedChange {
-    pub table_name: String,
-    pub pk: String,
-    pub op: OpKind,
-    pub server_version: u64,
-}
 
 /// One side of a conflict.
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +48,10 @@ pub struct Conflict {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyReport {
-    pub applied: Vec<AppliedChange>,
+    /// The changes written locally, as `{ tableName, pk, op, serverVersion }` objects (built in
+    /// JavaScript: the caller adds them to the report it hands out).
+    #[serde(skip)]
+    pub applied: js_sys::Array,
     pub conflicts: Vec<Conflict>,
     pub echoes: u32,
     pub identical: u32,
@@ -104,6 +98,7 @@ struct KeyState {
     pending: bool,
     /// Whether the store holds a tombstone for the record (a put must clear it).
     tombstoned: bool,
+    id: JsRecordKey,
 }
 
 async fn apply_in(
@@ -134,7 +129,8 @@ async fn apply_in(
     // second pass). `slots` gives a record's place in `reads` and `states` (the map type of
     // the write path).
     let mut slots: HashMap<(String, String), usize> = HashMap::new();
-    let mut reads: Vec<[Option<web_sys::IdbRequest>; 3]> = Vec::new();
+    let mut reads: Vec<([Option<web_sys::IdbRequest>; 3], JsRecordKey)> = Vec::new();
+    let mut strings = JsStrings::default();
     let mut last = Some(cursor_req.clone());
     for change in &changes {
         let id = (change.table_name.clone(), change.pk.clone());
@@ -142,10 +138,11 @@ async fn apply_in(
             continue;
         }
         let may_be_tombstoned = occupancy.may_have_tombstone(&change.table_name, &change.pk);
-        let key = (may_be_tombstoned || occupancy.outbox).then(|| record_key(&change.table_name, &change.pk));
+        let js_id = strings.record(&change.table_name, &change.pk);
+        let key = (may_be_tombstoned || occupancy.outbox).then(|| js_id.key());
         let table = &tables[&change.table_name];
         let record = if occupancy.may_have_record(&change.table_name, &change.pk) {
-            Some(table.get(&JsValue::from_str(&change.pk)).map_err(err("reading a record"))?)
+            Some(table.get(&js_id.pk).map_err(err("reading a record"))?)
         } else {
             None
         };
@@ -160,7 +157,7 @@ async fn apply_in(
             _ => None,
         };
         last = pending.clone().or(tombstone.clone()).or(record.clone()).or(last);
-        reads.push([record, tombstone, pending]);
+        reads.push(([record, tombstone, pending], js_id));
         slots.insert(id, reads.len() - 1);
     }
     idb::group_done(last.as_ref(), "reading records").await?;
@@ -168,13 +165,13 @@ async fn apply_in(
         parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
             .unwrap_or_default();
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
-    for [record_req, tomb_req, count_req] in reads {
+    for ([record_req, tomb_req, count_req], id) in reads {
         let record = read_or_undefined(record_req, "reading a record").await?;
         let tombstone = read_or_undefined(tomb_req, "reading a tombstone").await?;
         let pending = read_or_undefined(count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
         let local = local_version(&record, &tombstone)?;
         let tombstoned = tombstone.is_object();
-        states.push(KeyState { local, record, pending, tombstoned });
+        states.push(KeyState { local, record, pending, tombstoned, id });
     }
 
     if cursor.phase == CursorPhase::ColdStart && page.is_some() {
@@ -182,7 +179,7 @@ async fn apply_in(
     }
     let during_bootstrap = cursor.phase == CursorPhase::Bootstrapping;
     let mut report = ApplyReport {
-        applied: vec![],
+        applied: js_sys::Array::new(),
         conflicts: vec![],
         echoes: 0,
         identical: 0,
@@ -212,16 +209,16 @@ async fn apply_in(
         match decision {
             RemoteDecision::Apply | RemoteDecision::ApplyOverPending => {
                 let (local, record) =
-                    write_version(table, &tombstones, state.tombstoned, &change, &meta, now_ms)?;
+                    write_version(table, &tombstones, state, &change, &meta, now_ms, &mut strings)?;
                 state.tombstoned = matches!(local, LocalVersion::Deleted(_));
                 state.local = local;
                 state.record = record;
-                report.applied.push(AppliedChange {
-                    table_name: change.table_name.clone(),
-                    pk: change.pk.clone(),
-                    op: change.op,
-                    server_version: change.server_version,
-                });
+                report.applied.push(&js_objects::applied_change(
+                    &state.id.table,
+                    &state.id.pk,
+                    op_index(change.op),
+                    change.server_version as f64,
+                ));
             }
             RemoteDecision::Echo | RemoteDecision::Identical => {
                 // Same version as stored: remember its server version (tombstone GC needs it).
@@ -238,7 +235,14 @@ async fn apply_in(
                                 state.local = LocalVersion::Live(meta.clone());
                             }
                             LocalVersion::Deleted(_) => {
-                                write_tombstone(&tombstones, &change, &meta, now_ms)?;
+                                write_tombstone(
+                                    &tombstones,
+                                    &change,
+                                    &meta,
+                                    now_ms,
+                                    &state.id,
+                                    &mut strings,
+                                )?;
                                 state.local = LocalVersion::Deleted(meta.clone());
                             }
                             LocalVersion::Absent => {}
@@ -283,26 +287,26 @@ async fn apply_in(
 fn write_version(
     table: &web_sys::IdbObjectStore,
     tombstones: &web_sys::IdbObjectStore,
-    tombstoned: bool,
+    state: &KeyState,
     change: &SyncChange<JsPayload>,
     meta: &StoredMeta,
     now_ms: u64,
+    strings: &mut JsStrings,
 ) -> SyncResult<(LocalVersion, JsValue)> {
-    let key = record_key(&change.table_name, &change.pk);
     match (&change.op, &change.payload) {
         (OpKind::Put, Some(payload)) => {
-            let value = stored_record(&payload.0, &change.pk, meta)?;
+            let value = stored_record(&payload.0, &state.id, meta, strings);
             table.put(&value).map_err(|e| idb::storage_error("writing a record", &e))?;
-            if tombstoned {
-                tombstones.delete(&key).map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
+            if state.tombstoned {
+                tombstones
+                    .delete(&state.id.key())
+                    .map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
             }
             Ok((LocalVersion::Live(meta.clone()), value))
         }
         _ => {
-            table
-                .delete(&JsValue::from_str(&change.pk))
-                .map_err(|e| idb::storage_error("deleting a record", &e))?;
-            write_tombstone(tombstones, change, meta, now_ms)?;
+            table.delete(&state.id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
+            write_tombstone(tombstones, change, meta, now_ms, &state.id, strings)?;
             Ok((LocalVersion::Deleted(meta.clone()), JsValue::UNDEFINED))
         }
     }
@@ -313,6 +317,8 @@ fn write_tombstone(
     change: &SyncChange<JsPayload>,
     meta: &StoredMeta,
     now_ms: u64,
+    id: &JsRecordKey,
+    strings: &mut JsStrings,
 ) -> SyncResult<()> {
     let tombstone = Tombstone {
         key: (change.table_name.clone(), change.pk.clone()),
@@ -321,5 +327,8 @@ fn write_tombstone(
         meta: meta.clone(),
         deleted_at: now_ms,
     };
-    tombstones.put(&tombstone.to_js()).map(|_| ()).map_err(|e| idb::storage_error("writing a tombstone", &e))
+    tombstones
+        .put(&tombstone.to_js(id, strings))
+        .map(|_| ())
+        .map_err(|e| idb::storage_error("writing a tombstone", &e))
 }

@@ -3,6 +3,7 @@
 //! with one transaction. Until the swap the old data stays as it was, so an interrupted rescan
 //! loses nothing and simply starts again.
 
+use super::js_objects::JsStrings;
 use super::records::{
     from_stored, local_version, set, stored_record, LocalVersion, StoredEntry, StoredMeta, Tombstone,
 };
@@ -242,24 +243,25 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
 
         let tomb_store = object_store(&tx, TOMBSTONES)?;
         let mut changed = Vec::new();
+        let mut strings = JsStrings::default();
         for meta in
             plan.creations.iter().chain(&plan.updates).chain(plan.deletions.iter().filter(|m| m.deleted))
         {
             let Some(change) = remote_changes.get(&meta.key) else { continue };
             let table = object_store(&tx, &change.table_name)?;
             let stored = StoredMeta::new(&change.stamp, Some(change.server_version));
-            let key = record_key(&change.table_name, &change.pk);
+            let id = strings.record(&change.table_name, &change.pk);
             match (&change.op, &change.payload) {
                 (OpKind::Put, Some(payload)) => {
                     table
-                        .put(&stored_record(&payload.0, &change.pk, &stored)?)
+                        .put(&stored_record(&payload.0, &id, &stored, &mut strings))
                         .map_err(|e| idb::storage_error("writing a record", &e))?;
-                    tomb_store.delete(&key).map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
+                    tomb_store
+                        .delete(&id.key())
+                        .map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
                 }
                 _ => {
-                    table
-                        .delete(&JsValue::from_str(&change.pk))
-                        .map_err(|e| idb::storage_error("deleting a record", &e))?;
+                    table.delete(&id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
                     let tombstone = Tombstone {
                         key: (change.table_name.clone(), change.pk.clone()),
                         table_name: change.table_name.clone(),
@@ -268,7 +270,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
                         deleted_at: now_ms,
                     };
                     tomb_store
-                        .put(&tombstone.to_js())
+                        .put(&tombstone.to_js(&id, &mut strings))
                         .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
                 }
             }

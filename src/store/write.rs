@@ -1,13 +1,14 @@
 //! The local write path: stamp each op, write the record (or its tombstone) and its coalesced
 //! outbox entry in one transaction. Either all of a batch lands or none of it does.
 
+use super::js_objects::{JsRecordKey, JsStrings};
 use super::records::{
     byte_size, entry_to_js, from_stored, local_version, stored_record, StoredEntry, StoredMeta, Tombstone,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
-    read_state_request, record_key, write_state, Occupancy, Store, TimeSlicer,
+    read_state_request, write_state, Occupancy, Store, TimeSlicer,
 };
 use crate::idb;
 use serde::{Deserialize, Serialize};
@@ -92,11 +93,13 @@ struct KeyState {
     newest: Option<StoredEntry>,
     /// The entry this batch will put for the record, with its payload.
     queued: Option<(StoredEntry, Option<JsValue>)>,
+    id: JsRecordKey,
 }
 
 /// The reads one record needs, issued before any is awaited so the batch costs one round trip
 /// rather than one per write.
 struct KeyReads {
+    id: JsRecordKey,
     record: Option<web_sys::IdbRequest>,
     tombstone: Option<web_sys::IdbRequest>,
     entries: Option<web_sys::IdbRequest>,
@@ -149,16 +152,18 @@ async fn write_in(
     // the store keeps the wasm smaller than a map per kind of value).
     let mut slots: HashMap<(String, String), usize> = HashMap::new();
     let mut reads: Vec<KeyReads> = Vec::new();
+    let mut strings = JsStrings::default();
     for write in &writes {
         let id = (write.table.clone(), write.pk.clone());
         if slots.contains_key(&id) {
             continue;
         }
-        let key = record_key(&write.table, &write.pk);
+        let js_id = strings.record(&write.table, &write.pk);
+        let key = js_id.key();
         let table = &tables[&write.table];
         let read = KeyReads {
             record: if occupancy.may_have_record(&write.table, &write.pk) {
-                Some(table.get(&JsValue::from_str(&write.pk)).map_err(err("reading a record"))?)
+                Some(table.get(&js_id.pk).map_err(err("reading a record"))?)
             } else {
                 None
             },
@@ -172,6 +177,7 @@ async fn write_in(
             } else {
                 None
             },
+            id: js_id,
         };
         last = read.entries.clone().or(read.tombstone.clone()).or(read.record.clone()).or(last);
         reads.push(read);
@@ -215,7 +221,7 @@ async fn write_in(
             .or(whole);
         let clock = local_version(&record, &tombstone)?.clock();
         let tombstoned = tombstone.is_object();
-        states.push(KeyState { clock, tombstoned, newest, queued: None });
+        states.push(KeyState { clock, tombstoned, newest, queued: None, id: r.id });
     }
 
     let mut captured = Vec::with_capacity(writes.len());
@@ -226,22 +232,21 @@ async fn write_in(
         let id = (write.table.clone(), write.pk.clone());
         let state = &mut states[slots[&id]];
         let table = &tables[&write.table];
-        let key = record_key(&write.table, &write.pk);
         let stamp = stamp(next_clock(state.clock));
         state.clock = Some(stamp.clock);
         let meta = StoredMeta::new(&stamp, None);
         let payload_size = match (&write.op, &write.record) {
             (OpKind::Put, Some(payload)) => {
-                let value = stored_record(payload, &write.pk, &meta)?;
+                let value = stored_record(payload, &state.id, &meta, &mut strings);
                 table.put(&value).map_err(err("writing a record"))?;
                 if state.tombstoned {
-                    tombstones.delete(&key).map_err(err("clearing a tombstone"))?;
+                    tombstones.delete(&state.id.key()).map_err(err("clearing a tombstone"))?;
                     state.tombstoned = false;
                 }
                 byte_size(payload)
             }
             _ => {
-                table.delete(&JsValue::from_str(&write.pk)).map_err(err("deleting a record"))?;
+                table.delete(&state.id.pk).map_err(err("deleting a record"))?;
                 let tombstone = Tombstone {
                     key: id.clone(),
                     table_name: write.table.clone(),
@@ -249,7 +254,9 @@ async fn write_in(
                     meta: meta.clone(),
                     deleted_at: now_ms,
                 };
-                tombstones.put(&tombstone.to_js()).map_err(err("writing a tombstone"))?;
+                tombstones
+                    .put(&tombstone.to_js(&state.id, &mut strings))
+                    .map_err(err("writing a tombstone"))?;
                 state.tombstoned = true;
                 0
             }
@@ -304,7 +311,9 @@ async fn write_in(
     for state in &mut states {
         slicer.step(tx).await?;
         if let Some((entry, payload)) = state.queued.take() {
-            pending.put(&entry_to_js(&entry, payload.as_ref())?).map_err(err("writing the outbox"))?;
+            pending
+                .put(&entry_to_js(&entry, payload.as_ref(), &state.id, &mut strings)?)
+                .map_err(err("writing the outbox"))?;
         }
     }
     write_state(tx, OUTBOX_TOTALS, &totals)?;
