@@ -41,7 +41,7 @@ export interface SyncEngineOptions {
   deviceId?: string;
   /** Defaults to `synclane:<workspaceId>`. */
   dbName?: string;
-  /** Changes per pull page (default 500). */
+  /** Changes per pull page (default 500; a bootstrap's first page is at most 100). */
   pullLimit?: number;
   outbox?: {
     maxBatchOps?: number;

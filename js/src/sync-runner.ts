@@ -14,6 +14,9 @@ import type { HookEmitter, SyncHookMap, SyncPhase, SyncTrigger, SubscriptionStat
 import { SyncError, isTransient, toSyncError } from './errors.js';
 import type { PendingOp, PullResponse, PushResult, SyncChange, SyncProvider, SyncScope } from './types.js';
 
+/** The size of a bootstrap's first page (at most `pullLimit`). */
+const FIRST_BOOTSTRAP_PAGE = 100;
+
 /** The policy's answer to a sync request. */
 export interface SyncDecision {
   action: 'start' | 'skip' | 'block';
@@ -328,7 +331,11 @@ export class SyncRunner {
       for (;;) {
         let page: PullResponse;
         try {
-          page = await this.#pull(provider, cursor.cursor, floor, bootstrapping);
+          // A bootstrap's first page is small: the app gets its first records sooner, and the
+          // page's work runs while the code is still cold (not yet optimised by the engine),
+          // where a full page would hold the main thread for tens of milliseconds.
+          const limit = bootstrapping && pulled === 0 ? Math.min(this.#options.pullLimit, FIRST_BOOTSTRAP_PAGE) : this.#options.pullLimit;
+          page = await this.#pull(provider, cursor.cursor, floor, bootstrapping, limit);
         } catch (error) {
           const err = toSyncError(error);
           if (err.code !== 'cursor_expired') throw err;
@@ -475,11 +482,11 @@ export class SyncRunner {
    * One pull request, with its envelope checked (see #checkPage). `snapshot` for bootstraps,
    * rescans and rescan plans, which stage the server's full current set.
    */
-  #pull(provider: SyncProvider, cursor: number, floor: number | undefined, snapshot: boolean): Promise<PullResponse> {
+  #pull(provider: SyncProvider, cursor: number, floor: number | undefined, snapshot: boolean, limit = this.#options.pullLimit): Promise<PullResponse> {
     const request = {
       scope: { workspaceId: this.#workspaceId },
       cursor,
-      limit: this.#options.pullLimit,
+      limit,
       deviceId: this.#core.deviceId,
       ...(snapshot && { snapshot: true }),
       ...(floor !== undefined && { retentionFloor: floor }),

@@ -302,7 +302,7 @@ impl Default for TimeSlicer {
 }
 
 impl TimeSlicer {
-    const SLICE_MS: f64 = 20.0;
+    const SLICE_MS: f64 = 10.0;
     /// Checking the time is a call out of the wasm: one check per this many steps.
     const STEPS_PER_CHECK: u32 = 32;
 
