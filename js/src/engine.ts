@@ -314,15 +314,16 @@ export class SyncEngine {
       });
       throw err;
     }
-    const records = new Map(ops.map((op) => [`${op.table}\u0000${op.op === 'put' ? op.record.id : op.id}`, op]));
-    const pending: PendingOp[] = result.captured.map((c) => {
-      const source = records.get(`${c.tableName}\u0000${c.pk}`);
+    // The core captures one op per write, in the order of `ops`.
+    const deviceId = this.deviceId;
+    const pending: PendingOp[] = result.captured.map((c, i) => {
+      const source = ops[i];
       return {
         tableName: c.tableName,
         pk: c.pk,
         op: c.op,
         ...(source?.op === 'put' && { payload: source.record }),
-        stamp: { clock: c.clock, hlc: c.hlc, deviceId: this.deviceId, opId: c.opId },
+        stamp: { clock: c.clock, hlc: c.hlc, deviceId, opId: c.opId },
       };
     });
     this.hooks.emit('sync.op:action:captured', { workspaceId: this.workspaceId, ops: pending });
