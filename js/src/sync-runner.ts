@@ -386,9 +386,9 @@ export class SyncRunner {
     if (applied.skewMs > 0) {
       this.#hooks.emit('sync.clock:action:skew', { workspaceId: this.#workspaceId, aheadMs: applied.skewMs });
     }
-    const byKey = new Map(changes.map((c) => [`${c.tableName}\u0000${c.pk}`, c]));
+    const byKey = applied.conflicts.length > 0 ? new Map(changes.map((c) => [`${c.tableName}\u0000${c.pk}`, c])) : undefined;
     for (const conflict of applied.conflicts) {
-      const remote = byKey.get(`${conflict.tableName}\u0000${conflict.pk}`);
+      const remote = byKey?.get(`${conflict.tableName}\u0000${conflict.pk}`);
       if (!remote) continue;
       this.#hooks.emit('sync.conflict:action:detected', {
         workspaceId: this.#workspaceId,

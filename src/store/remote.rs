@@ -171,6 +171,11 @@ async fn apply_in(
         let pending = read_or_undefined(count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
         let local = local_version(&record, &tombstone)?;
         let tombstoned = tombstone.is_object();
+        // Kept only while it may need its server version set (see `RemoteDecision::Echo`).
+        let record = match &local {
+            LocalVersion::Live(meta) if meta.server_version.is_none() => record,
+            _ => JsValue::UNDEFINED,
+        };
         states.push(KeyState { local, record, pending, tombstoned, id });
     }
 
@@ -208,11 +213,14 @@ async fn apply_in(
         let previous = state.local.clone();
         match decision {
             RemoteDecision::Apply | RemoteDecision::ApplyOverPending => {
-                let (local, record) =
-                    write_version(table, &tombstones, state, &change, &meta, now_ms, &mut strings)?;
+                let local = write_version(table, &tombstones, state, &change, &meta, now_ms, &mut strings)?;
                 state.tombstoned = matches!(local, LocalVersion::Deleted(_));
                 state.local = local;
-                state.record = record;
+                // The stored object is needed again only to set the server version of a
+                // version written without one, which this one has. Not keeping it lets it die
+                // young (a bootstrap page's copies would otherwise outlive the transaction and
+                // feed the major collections that stall the page).
+                state.record = JsValue::UNDEFINED;
                 report.applied.push(&js_objects::applied_change(
                     &state.id.table,
                     &state.id.pk,
@@ -292,7 +300,7 @@ fn write_version(
     meta: &StoredMeta,
     now_ms: u64,
     strings: &mut JsStrings,
-) -> SyncResult<(LocalVersion, JsValue)> {
+) -> SyncResult<LocalVersion> {
     match (&change.op, &change.payload) {
         (OpKind::Put, Some(payload)) => {
             let value = stored_record(&payload.0, &state.id, meta, strings);
@@ -302,12 +310,12 @@ fn write_version(
                     .delete(&state.id.key())
                     .map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
             }
-            Ok((LocalVersion::Live(meta.clone()), value))
+            Ok(LocalVersion::Live(meta.clone()))
         }
         _ => {
             table.delete(&state.id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
             write_tombstone(tombstones, change, meta, now_ms, &state.id, strings)?;
-            Ok((LocalVersion::Deleted(meta.clone()), JsValue::UNDEFINED))
+            Ok(LocalVersion::Deleted(meta.clone()))
         }
     }
 }
