@@ -258,19 +258,16 @@ export class HttpSyncProvider implements SyncProvider {
    * a `server_error` here rather than a crash further on.
    */
   async #post<R>(call: string, path: string, body: unknown, valid: (body: unknown) => body is R): Promise<R> {
-    const answer = await this.#send(call, path, body);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(answer);
-    } catch (error) {
-      throw new SyncError('server_error', `${call}: the server's answer is not JSON`, { cause: error });
-    }
+    const parsed = await this.#send(call, path, body, true);
     if (!valid(parsed)) throw new SyncError('server_error', `${call}: the server's answer has an unexpected shape`);
     return parsed;
   }
 
-  /** One `POST` with the token and the deadline; answers the body of a 2xx, throws a mapped `SyncError` otherwise. */
-  async #send(call: string, path: string, body: unknown): Promise<string> {
+  /**
+   * One `POST` with the token and the deadline; answers the body of a 2xx (parsed as JSON when
+   * `json`), throws a mapped `SyncError` otherwise.
+   */
+  async #send(call: string, path: string, body: unknown, json = false): Promise<unknown> {
     this.#checkOpen();
     let text: string;
     try {
@@ -297,9 +294,20 @@ export class HttpSyncProvider implements SyncProvider {
         this.#fetch(`${this.#base}${path}`, { method: 'POST', headers, body: text, signal: controller.signal }),
         controller.signal,
       );
-      const answer = await abortable(response.text(), controller.signal);
-      if (!response.ok) throw errorFromAnswer(call, response, answer, token);
-      return answer;
+      if (!response.ok) {
+        const answer = await abortable(response.text(), controller.signal);
+        throw errorFromAnswer(call, response, answer, token);
+      }
+      if (!json) return await abortable(response.text(), controller.signal);
+      // Parsed from the bytes: a page of hundreds of records read as one string first would
+      // be allocated straight into the collector's old generation, and a bootstrap's worth of
+      // them ends in a long pause.
+      return await abortable(response.json(), controller.signal).catch((error: unknown) => {
+        if (error instanceof SyntaxError) {
+          throw new SyncError('server_error', `${call}: the server's answer is not JSON`, { cause: error });
+        }
+        throw error;
+      });
     } catch (error) {
       throw this.#failure(call, error, timedOut, token);
     } finally {
