@@ -643,3 +643,100 @@ async fn a_batch_finds_stored_versions_and_entries_whether_their_stores_are_smal
     assert_eq!(get(&view, "tombstones").as_f64(), Some(0.0), "the puts cleared every tombstone");
     engine.close();
 }
+
+fn outbox_rows(outbox: &JsValue) -> Vec<String> {
+    Array::from(&get(outbox, "entries"))
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}:{}:{}",
+                get(&e, "pk").as_string().unwrap(),
+                get(&e, "state").as_string().unwrap(),
+                get(&e, "stamp.clock").as_f64().unwrap(),
+                get(&e, "payload.title").as_string().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Two tabs (here two engines on one database) write the same records: each write continues
+/// whatever the store holds now, not what its own engine wrote last, and an entry the other
+/// tab took into a push is never replaced.
+#[wasm_bindgen_test]
+async fn writes_from_two_tabs_continue_each_others_clocks_tombstones_and_entries() {
+    let db = unique("guess");
+    let tab_a = open(&db, NOTES).await;
+    let tab_b = open(&db, NOTES).await;
+    let put = |engine: &EngineCore, id: &str, title: &str| {
+        engine.write(js(&format!(
+            r#"[{{"table":"notes","op":"put","record":{{"id":"{id}","title":"{title}"}}}}]"#
+        )))
+    };
+    let count = |view: &JsValue| get(view, "totals.count").as_f64();
+
+    // a's clock continues and its entry is replaced in place.
+    wait(put(&tab_a, "a", "a1")).await.unwrap();
+    let again = wait(put(&tab_a, "a", "a2")).await.unwrap();
+    assert_eq!(get(&again, "captured.0.clock").as_f64(), Some(2.0));
+    assert!(get(&again, "captured.0.replacedOpId").is_string());
+
+    // The other tab wrote a: its clock and op id are the ones continued and replaced.
+    let other = wait(put(&tab_b, "a", "b3")).await.unwrap();
+    let result = wait(put(&tab_a, "a", "a4")).await.unwrap();
+    assert_eq!(get(&result, "captured.0.clock").as_f64(), Some(4.0), "continues the other tab's clock");
+    assert_eq!(
+        get(&result, "captured.0.replacedOpId").as_string(),
+        get(&other, "captured.0.opId").as_string()
+    );
+    let outbox = wait(tab_a.outbox()).await.unwrap();
+    assert_eq!(outbox_rows(&outbox), ["a:pending:4:a4"]);
+    assert_eq!(count(&outbox), Some(1.0));
+    let stored = wait(tab_a.get("notes".into(), "a".into(), true)).await.unwrap();
+    assert_eq!(get(&stored, "_sync.clock").as_f64(), Some(4.0));
+
+    // The other tab took a's entry into a push: the entry in flight stays as it was, and the
+    // write gets an entry of its own.
+    wait(put(&tab_a, "a", "a5")).await.unwrap();
+    let taken = Array::from(&wait(tab_b.take_batch()).await.unwrap());
+    assert_eq!(taken.length(), 1);
+    let result = wait(put(&tab_a, "a", "a6")).await.unwrap();
+    assert!(get(&result, "captured.0.replacedOpId").is_undefined(), "an op in flight is never replaced");
+    let outbox = wait(tab_a.outbox()).await.unwrap();
+    assert_eq!(outbox_rows(&outbox), ["a:inFlight:5:a5", "a:pending:6:a6"]);
+    assert_eq!(count(&outbox), Some(2.0));
+
+    // A record only the other tab wrote: this write replaces its entry.
+    let other = wait(put(&tab_b, "c", "b1")).await.unwrap();
+    let result = wait(put(&tab_a, "c", "a2")).await.unwrap();
+    assert_eq!(get(&result, "captured.0.clock").as_f64(), Some(2.0));
+    assert_eq!(
+        get(&result, "captured.0.replacedOpId").as_string(),
+        get(&other, "captured.0.opId").as_string()
+    );
+    let outbox = wait(tab_a.outbox()).await.unwrap();
+    assert_eq!(outbox_rows(&outbox), ["a:inFlight:5:a5", "a:pending:6:a6", "c:pending:2:a2"]);
+    assert_eq!(count(&outbox), Some(3.0));
+
+    // The other tab deleted c: a put must continue the tombstone's clock and clear it.
+    wait(tab_b.write(js(r#"[{"table":"notes","op":"delete","id":"c"}]"#))).await.unwrap();
+    let result = wait(put(&tab_a, "c", "a4")).await.unwrap();
+    assert_eq!(get(&result, "captured.0.clock").as_f64(), Some(4.0));
+    let view = wait(tab_a.inspect(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&view, "tombstones").as_f64(), Some(0.0));
+    assert_eq!(get(&view, "outbox.totals.count").as_f64(), Some(3.0));
+    let c = wait(tab_a.get("notes".into(), "c".into(), true)).await.unwrap();
+    assert_eq!(
+        (get(&c, "title").as_string().as_deref(), get(&c, "_sync.clock").as_f64()),
+        (Some("a4"), Some(4.0))
+    );
+
+    // And this tab's own delete, then a put over its tombstone.
+    wait(tab_a.write(js(r#"[{"table":"notes","op":"delete","id":"c"}]"#))).await.unwrap();
+    let result = wait(put(&tab_a, "c", "a6")).await.unwrap();
+    assert_eq!(get(&result, "captured.0.clock").as_f64(), Some(6.0));
+    let view = wait(tab_a.inspect(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&view, "tombstones").as_f64(), Some(0.0));
+    assert_eq!(get(&view, "outbox.totals.count").as_f64(), Some(3.0));
+    tab_a.close();
+    tab_b.close();
+}
