@@ -112,17 +112,23 @@ test('a conflict made offline resolves to the same winner on both devices, and t
   await editFirstNote('laptop', 'laptop draft');
   await editFirstNote('laptop', 'laptop final');
   await editFirstNote('phone', 'phone edit');
+  // The phone delivers its edit before the laptop comes back: the laptop's first pull then
+  // meets it while its own edit waits, and logs the conflict. (Online together, the phone's
+  // push can land between the laptop's pull and push; neither device then sees the other's
+  // version while its own is pending, and nothing is logged.)
   await setSwitch('phone', 'online', true);
+  const phonePending = () =>
+    page.evaluate(async () => (await window.demo.devices.phone.inspect({ outboxLimit: 0, conflictLimit: 0 })).outbox.totals.count);
+  await until('the phone delivered its edit', async () => (await phonePending()) === 0);
   await setSwitch('laptop', 'online', true);
   await until('both devices agree', async () => {
     const [a, b] = [await noteTexts('laptop'), await noteTexts('phone')];
     return a[0] === 'laptop final' && b[0] === 'laptop final';
   }, 15_000);
   assert.deepEqual(await noteTexts('laptop'), await noteTexts('phone'));
-  // Whichever device met the other's version while its own op was pending logs the conflict:
-  // usually the laptop (the phone came online first and pushed first), the phone when the
-  // laptop's push got in first. The conflict log is stored, so the panel shows it either way
-  // (the activity log keeps only the latest 8 lines and may have moved on).
+  // The laptop logs the conflict; the log is stored, so the panel shows it (the activity log
+  // keeps only the latest 8 lines and may have moved on). Both devices are looked at, in case
+  // the phone logged one too.
   const conflictRows = panel().locator('[data-testid=conflict-rows] tr');
   let shown;
   let since = 0;
