@@ -1,6 +1,7 @@
 // A minimal static file server on 127.0.0.1 for the demo and the browser tests. It serves .wasm
 // with the right MIME type (WebAssembly.instantiateStreaming refuses anything else) and never
-// leaves its roots. `mounts` maps URL prefixes to folders, longest prefix first.
+// leaves its roots. `mounts` maps URL prefixes to folders, longest prefix first; `headers` are
+// added to every answer.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -16,7 +17,7 @@ const TYPES = {
   '.svg': 'image/svg+xml',
 };
 
-export async function startStaticServer(root, { port = 0, mounts = {} } = {}) {
+export async function startStaticServer(root, { port = 0, mounts = {}, headers = {} } = {}) {
   const table = Object.entries({ '/': root, ...mounts })
     .map(([prefix, dir]) => [prefix, resolve(dir)])
     .sort((a, b) => b[0].length - a[0].length);
@@ -32,7 +33,7 @@ export async function startStaticServer(root, { port = 0, mounts = {} } = {}) {
       }
       if ((await stat(path)).isDirectory()) path = join(path, 'index.html');
       const body = await readFile(path);
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      res.writeHead(200, { ...headers, 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
       res.end(body);
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
