@@ -106,15 +106,21 @@ pub fn stored_record(
     meta: &StoredMeta,
     strings: &mut JsStrings,
 ) -> JsValue {
-    js_objects::stored_record(
-        payload,
-        &id.pk,
-        meta.clock as f64,
-        &meta.hlc,
-        &strings.get(&meta.device_id),
-        &meta.op_id,
-        meta.server_version.map(|v| v as f64),
-    )
+    meta.with_js_fields(strings, |clock, hlc, device_id, op_id, server_version| {
+        js_objects::stored_record(payload, &id.pk, clock, hlc, device_id, op_id, server_version)
+    })
+}
+
+impl StoredMeta {
+    /// Calls `build` with the metadata's fields as the JavaScript builders take them.
+    fn with_js_fields<R>(
+        &self,
+        strings: &mut JsStrings,
+        build: impl FnOnce(f64, &str, &JsValue, &str, Option<f64>) -> R,
+    ) -> R {
+        let device_id = strings.get(&self.device_id);
+        build(self.clock as f64, &self.hlc, &device_id, &self.op_id, self.server_version.map(|v| v as f64))
+    }
 }
 
 /// A record as the app sees it: `_sync` removed unless metadata is asked for.
@@ -194,17 +200,18 @@ pub fn op_index(op: OpKind) -> u32 {
 impl Tombstone {
     /// The stored form of the tombstone.
     pub fn to_js(&self, id: &JsRecordKey, strings: &mut JsStrings) -> JsValue {
-        let meta = &self.meta;
-        js_objects::stored_tombstone(
-            &id.table,
-            &id.pk,
-            meta.clock as f64,
-            &meta.hlc,
-            &strings.get(&meta.device_id),
-            &meta.op_id,
-            meta.server_version.map(|v| v as f64),
-            self.deleted_at as f64,
-        )
+        self.meta.with_js_fields(strings, |clock, hlc, device_id, op_id, server_version| {
+            js_objects::stored_tombstone(
+                &id.table,
+                &id.pk,
+                clock,
+                hlc,
+                device_id,
+                op_id,
+                server_version,
+                self.deleted_at as f64,
+            )
+        })
     }
 }
 
