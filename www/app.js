@@ -53,28 +53,39 @@ async function openDevice({ name, label, token }) {
   };
 
   const flashed = new Set();
+  /** A note's list item; its handlers read the note it shows now (`item.note`). */
+  function noteItem(id) {
+    const item = document.createElement('li');
+    item.dataset.id = id;
+    const text = document.createElement('input');
+    text.className = 'note-text';
+    text.setAttribute('aria-label', 'note');
+    text.addEventListener('change', () => engine.put('notes', { ...item.note, title: text.value }));
+    const remove = document.createElement('button');
+    remove.className = 'delete';
+    remove.textContent = 'Delete';
+    remove.addEventListener('click', () => engine.delete('notes', id));
+    item.append(text, remove);
+    return item;
+  }
+
   async function render() {
     const notes = (await engine.getAll('notes')).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || a.id.localeCompare(b.id));
     const pending = new Set((await engine.inspect({ outboxLimit: 500, conflictLimit: 0 })).outbox.entries.map((e) => e.pk));
-    notesList.replaceChildren(
-      ...notes.map((note) => {
-        const item = document.createElement('li');
-        item.dataset.id = note.id;
-        item.classList.toggle('pending', pending.has(note.id));
-        item.classList.toggle('flash', flashed.has(note.id));
-        const text = document.createElement('input');
-        text.className = 'note-text';
-        text.value = note.title;
-        text.setAttribute('aria-label', 'note');
-        text.addEventListener('change', () => engine.put('notes', { ...note, title: text.value }));
-        const remove = document.createElement('button');
-        remove.className = 'delete';
-        remove.textContent = 'Delete';
-        remove.addEventListener('click', () => engine.delete('notes', note.id));
-        item.append(text, remove);
-        return item;
-      }),
-    );
+    // Notes keep their elements across renders, and a note being edited keeps its text: a sync
+    // that lands while someone types must not throw the typing away.
+    const existing = new Map([...notesList.children].map((item) => [item.dataset.id, item]));
+    const items = notes.map((note) => {
+      const item = existing.get(note.id) ?? noteItem(note.id);
+      item.note = note;
+      const text = item.querySelector('.note-text');
+      if (document.activeElement !== text) text.value = note.title;
+      item.classList.toggle('pending', pending.has(note.id));
+      item.classList.toggle('flash', flashed.has(note.id));
+      return item;
+    });
+    const unchanged = items.length === notesList.children.length && items.every((item, i) => notesList.children[i] === item);
+    if (!unchanged) notesList.replaceChildren(...items);
     flashed.clear();
     const status = await engine.status();
     const badge = view.querySelector('.status');
