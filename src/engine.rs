@@ -643,6 +643,7 @@ async fn apply_changes(
     }
     let out = to_js(&report)?;
     Reflect::set(&out, &"applied".into(), &report.applied).ok();
+    Reflect::set(&out, &"conflicts".into(), &report.conflicts).ok();
     Reflect::set(&out, &"skewMs".into(), &JsValue::from_f64(skew as f64)).ok();
     Ok(out)
 }

@@ -52,7 +52,9 @@ pub struct ApplyReport {
     /// JavaScript: the caller adds them to the report it hands out).
     #[serde(skip)]
     pub applied: js_sys::Array,
-    pub conflicts: Vec<Conflict>,
+    /// The conflicts, as the JavaScript objects logged in the store (added by the caller too).
+    #[serde(skip)]
+    pub conflicts: js_sys::Array,
     pub echoes: u32,
     pub identical: u32,
     /// Changes at or below the cursor (duplicate or late deliveries), skipped.
@@ -185,7 +187,7 @@ async fn apply_in(
     let during_bootstrap = cursor.phase == CursorPhase::Bootstrapping;
     let mut report = ApplyReport {
         applied: js_sys::Array::new(),
-        conflicts: vec![],
+        conflicts: js_sys::Array::new(),
         echoes: 0,
         identical: 0,
         stale: 0,
@@ -277,8 +279,10 @@ async fn apply_in(
                     during_bootstrap,
                     at: now_ms,
                 };
-                conflicts_store.add(&to_js(&conflict)?).map_err(err("logging a conflict"))?;
-                report.conflicts.push(conflict);
+                // One object serves the log and the report.
+                let logged = to_js(&conflict)?;
+                conflicts_store.add(&logged).map_err(err("logging a conflict"))?;
+                report.conflicts.push(&logged);
             }
         }
     }
