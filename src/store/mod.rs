@@ -214,18 +214,18 @@ impl Occupancy {
         Occupancy { outbox: true, tombstones_listed: false, listed_tables: Vec::new(), found: HashMap::new() }
     }
 
-    /// Whether the store may hold this record (`false`: it certainly does not).
-    pub fn may_have_record(&self, table: &str, pk: &str) -> bool {
-        !self.listed_tables.iter().any(|t| t == table) || self.found_as(table, pk, FOUND_RECORD)
+    /// Whether the store may hold the record `(table, pk)` (`false`: it certainly does not).
+    pub fn may_have_record(&self, id: &(String, String)) -> bool {
+        !self.listed_tables.contains(&id.0) || self.found_as(id, FOUND_RECORD)
     }
 
-    /// Whether the store may hold a tombstone for this record.
-    pub fn may_have_tombstone(&self, table: &str, pk: &str) -> bool {
-        !self.tombstones_listed || self.found_as(table, pk, FOUND_TOMBSTONE)
+    /// Whether the store may hold a tombstone for the record `(table, pk)`.
+    pub fn may_have_tombstone(&self, id: &(String, String)) -> bool {
+        !self.tombstones_listed || self.found_as(id, FOUND_TOMBSTONE)
     }
 
-    fn found_as(&self, table: &str, pk: &str, bit: usize) -> bool {
-        self.found.get(&(table.to_owned(), pk.to_owned())).is_some_and(|found| found & bit != 0)
+    fn found_as(&self, id: &(String, String), bit: usize) -> bool {
+        self.found.get(id).is_some_and(|found| found & bit != 0)
     }
 }
 

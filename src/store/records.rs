@@ -49,11 +49,11 @@ impl StoredMeta {
     }
 }
 
-/// A tombstone as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A tombstone as stored (written by [`stored_tombstone`]; its `key`, `[tableName, pk]`, is the
+/// store's key path and not read back).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tombstone {
-    pub key: (String, String),
     pub table_name: String,
     pub pk: String,
     pub meta: StoredMeta,
@@ -197,22 +197,25 @@ pub fn op_index(op: OpKind) -> u32 {
     }
 }
 
-impl Tombstone {
-    /// The stored form of the tombstone.
-    pub fn to_js(&self, id: &JsRecordKey, strings: &mut JsStrings) -> JsValue {
-        self.meta.with_js_fields(strings, |clock, hlc, device_id, op_id, server_version| {
-            js_objects::stored_tombstone(
-                &id.table,
-                &id.pk,
-                clock,
-                hlc,
-                device_id,
-                op_id,
-                server_version,
-                self.deleted_at as f64,
-            )
-        })
-    }
+/// The stored form of a record's tombstone (as [`Tombstone`] reads it back).
+pub fn stored_tombstone(
+    id: &JsRecordKey,
+    meta: &StoredMeta,
+    deleted_at: u64,
+    strings: &mut JsStrings,
+) -> JsValue {
+    meta.with_js_fields(strings, |clock, hlc, device_id, op_id, server_version| {
+        js_objects::stored_tombstone(
+            &id.table,
+            &id.pk,
+            clock,
+            hlc,
+            device_id,
+            op_id,
+            server_version,
+            deleted_at as f64,
+        )
+    })
 }
 
 pub fn from_stored<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, SyncError> {

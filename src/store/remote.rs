@@ -2,7 +2,7 @@
 //! the cursor advance in one transaction. Conflicts are logged in the same transaction.
 
 use super::js_objects::{self, JsRecordKey, JsStrings};
-use super::records::{local_version, op_index, stored_record, LocalVersion, StoredMeta, Tombstone};
+use super::records::{local_version, op_index, stored_record, stored_tombstone, LocalVersion, StoredMeta};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
@@ -139,11 +139,11 @@ async fn apply_in(
         if slots.contains_key(&id) {
             continue;
         }
-        let may_be_tombstoned = occupancy.may_have_tombstone(&change.table_name, &change.pk);
+        let may_be_tombstoned = occupancy.may_have_tombstone(&id);
         let js_id = strings.record(&change.table_name, &change.pk);
         let key = (may_be_tombstoned || occupancy.outbox).then(|| js_id.key());
         let table = &tables[&change.table_name];
-        let record = if occupancy.may_have_record(&change.table_name, &change.pk) {
+        let record = if occupancy.may_have_record(&id) {
             Some(table.get(&js_id.pk).map_err(err("reading a record"))?)
         } else {
             None
@@ -245,14 +245,9 @@ async fn apply_in(
                                 state.local = LocalVersion::Live(meta.clone());
                             }
                             LocalVersion::Deleted(_) => {
-                                write_tombstone(
-                                    &tombstones,
-                                    &change,
-                                    &meta,
-                                    now_ms,
-                                    &state.id,
-                                    &mut strings,
-                                )?;
+                                tombstones
+                                    .put(&stored_tombstone(&state.id, &meta, now_ms, &mut strings))
+                                    .map_err(err("writing a tombstone"))?;
                                 state.local = LocalVersion::Deleted(meta.clone());
                             }
                             LocalVersion::Absent => {}
@@ -318,29 +313,10 @@ fn write_version(
         }
         _ => {
             table.delete(&state.id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
-            write_tombstone(tombstones, change, meta, now_ms, &state.id, strings)?;
+            tombstones
+                .put(&stored_tombstone(&state.id, meta, now_ms, strings))
+                .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
             Ok(LocalVersion::Deleted(meta.clone()))
         }
     }
-}
-
-fn write_tombstone(
-    tombstones: &web_sys::IdbObjectStore,
-    change: &SyncChange<JsPayload>,
-    meta: &StoredMeta,
-    now_ms: u64,
-    id: &JsRecordKey,
-    strings: &mut JsStrings,
-) -> SyncResult<()> {
-    let tombstone = Tombstone {
-        key: (change.table_name.clone(), change.pk.clone()),
-        table_name: change.table_name.clone(),
-        pk: change.pk.clone(),
-        meta: meta.clone(),
-        deleted_at: now_ms,
-    };
-    tombstones
-        .put(&tombstone.to_js(id, strings))
-        .map(|_| ())
-        .map_err(|e| idb::storage_error("writing a tombstone", &e))
 }

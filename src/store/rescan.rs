@@ -5,7 +5,8 @@
 
 use super::js_objects::JsStrings;
 use super::records::{
-    from_stored, local_version, set, stored_record, LocalVersion, StoredEntry, StoredMeta, Tombstone,
+    from_stored, local_version, set, stored_record, stored_tombstone, LocalVersion, StoredEntry, StoredMeta,
+    Tombstone,
 };
 use super::remote::CURSOR_STATE;
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
@@ -262,15 +263,8 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
                 }
                 _ => {
                     table.delete(&id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
-                    let tombstone = Tombstone {
-                        key: (change.table_name.clone(), change.pk.clone()),
-                        table_name: change.table_name.clone(),
-                        pk: change.pk.clone(),
-                        meta: stored,
-                        deleted_at: now_ms,
-                    };
                     tomb_store
-                        .put(&tombstone.to_js(&id, &mut strings))
+                        .put(&stored_tombstone(&id, &stored, now_ms, &mut strings))
                         .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
                 }
             }

@@ -3,7 +3,8 @@
 
 use super::js_objects::{JsRecordKey, JsStrings};
 use super::records::{
-    byte_size, entry_to_js, from_stored, local_version, stored_record, StoredEntry, StoredMeta, Tombstone,
+    byte_size, entry_to_js, from_stored, local_version, stored_record, stored_tombstone, StoredEntry,
+    StoredMeta,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
@@ -162,12 +163,12 @@ async fn write_in(
         let key = js_id.key();
         let table = &tables[&write.table];
         let read = KeyReads {
-            record: if occupancy.may_have_record(&write.table, &write.pk) {
+            record: if occupancy.may_have_record(&id) {
                 Some(table.get(&js_id.pk).map_err(err("reading a record"))?)
             } else {
                 None
             },
-            tombstone: if occupancy.may_have_tombstone(&write.table, &write.pk) {
+            tombstone: if occupancy.may_have_tombstone(&id) {
                 Some(tombstones.get(&key).map_err(err("reading a tombstone"))?)
             } else {
                 None
@@ -247,15 +248,8 @@ async fn write_in(
             }
             _ => {
                 table.delete(&state.id.pk).map_err(err("deleting a record"))?;
-                let tombstone = Tombstone {
-                    key: id.clone(),
-                    table_name: write.table.clone(),
-                    pk: write.pk.clone(),
-                    meta: meta.clone(),
-                    deleted_at: now_ms,
-                };
                 tombstones
-                    .put(&tombstone.to_js(&state.id, &mut strings))
+                    .put(&stored_tombstone(&state.id, &meta, now_ms, &mut strings))
                     .map_err(err("writing a tombstone"))?;
                 state.tombstoned = true;
                 0
