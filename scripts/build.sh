@@ -32,9 +32,11 @@ cp "${wasm_files[@]}" js/src/wasm/
 cp -r dist/wasm/snippets js/src/wasm/
 rm -rf dist/npm
 node node_modules/typescript/bin/tsc -p js
+node node_modules/typescript/bin/tsc -p js --emitDeclarationOnly --removeComments false
 mkdir -p dist/npm/dist/wasm
 cp "${wasm_files[@]}" dist/npm/dist/wasm/
 cp -r dist/wasm/snippets dist/npm/dist/wasm/
+node scripts/strip-comments.mjs dist/npm/dist/wasm/synclane.js
 cp pkg-template/package.json pkg-template/README.md pkg-template/LICENSE dist/npm/
 # The Chrome DevTools extension: its own files plus the panel modules, in dist/devtools-extension.
 node scripts/package-extension.mjs >/dev/null
