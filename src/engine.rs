@@ -92,11 +92,34 @@ fn boxed_promise(future: Pin<Box<dyn Future<Output = SyncResult<JsValue>>>>) -> 
 
 /// A fresh random id (128 bits, hex).
 pub fn random_id() -> SyncResult<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| SyncError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
-    let hex = |digit: u8| char::from(b"0123456789abcdef"[usize::from(digit)]);
-    Ok(bytes.iter().flat_map(|b| [hex(b >> 4), hex(b & 0xf)]).collect())
+    RandomIds::new(1).next()
+}
+
+/// Random ids for a batch, drawn from the browser's generator a few dozen at a time: one call
+/// across the boundary per id was a measurable share of a large batch.
+struct RandomIds {
+    bytes: Vec<u8>,
+    /// How many ids each draw makes.
+    per_draw: usize,
+}
+
+impl RandomIds {
+    const ID_BYTES: usize = 16;
+
+    fn new(expected: usize) -> Self {
+        RandomIds { bytes: Vec::new(), per_draw: expected.clamp(1, 64) }
+    }
+
+    fn next(&mut self) -> SyncResult<String> {
+        if self.bytes.len() < Self::ID_BYTES {
+            self.bytes = vec![0; Self::ID_BYTES * self.per_draw];
+            getrandom::getrandom(&mut self.bytes)
+                .map_err(|e| SyncError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
+        }
+        let id = self.bytes.split_off(self.bytes.len() - Self::ID_BYTES);
+        let hex = |digit: u8| char::from(b"0123456789abcdef"[usize::from(digit)]);
+        Ok(id.iter().flat_map(|b| [hex(b >> 4), hex(b & 0xf)]).collect())
+    }
 }
 
 /// The database name used when the app does not choose one.
@@ -139,8 +162,9 @@ impl EngineCore {
             let device_id = inner.borrow().device_id.clone();
             let stamp_inner = inner.clone();
             let mut failure = None;
+            let mut ids = RandomIds::new(writes.len());
             let mut stamp = |clock: u64| {
-                let op_id = random_id().unwrap_or_else(|e| {
+                let op_id = ids.next().unwrap_or_else(|e| {
                     failure = Some(e);
                     String::new()
                 });
@@ -156,7 +180,7 @@ impl EngineCore {
                 return Err(err);
             }
             let result = js_sys::Object::new();
-            Reflect::set(&result, &"captured".into(), &to_js(&outcome.captured)?).ok();
+            Reflect::set(&result, &"captured".into(), &outcome.captured).ok();
             Reflect::set(&result, &"outbox".into(), &to_js(&outcome.totals)?).ok();
             Ok(result.into())
         })
@@ -574,30 +598,30 @@ fn parse_writes(store: &Store, ops: &JsValue) -> SyncResult<Vec<LocalWrite>> {
         match kind {
             Some(OpKind::Put) => {
                 let record = field("record");
-                let payload = JsPayload(record.clone());
                 use synclane_core::change::Payload;
-                if !payload.is_object() {
+                if !JsPayload(record.clone()).is_object() {
                     return Err(SyncError::new(
                         ErrorCode::InvalidPayload,
                         format!("op #{index}: a record must be an object"),
                     ));
                 }
-                let pk = match payload.id_field() {
-                    synclane_core::change::PayloadId::Text(id) if !id.is_empty() => id,
-                    _ => {
-                        return Err(SyncError::new(
-                            ErrorCode::InvalidPayload,
-                            format!("op #{index}: a record needs a non-empty string id"),
-                        ))
-                    }
-                };
-                writes.push(LocalWrite { table, pk, op: OpKind::Put, record: Some(record) });
+                // The id is kept as the JavaScript string it is too, so the batch's requests
+                // and objects use it without decoding it again.
+                let pk_js = Reflect::get(&record, &"id".into()).unwrap_or(JsValue::UNDEFINED);
+                let pk = pk_js.as_string().filter(|id| !id.is_empty()).ok_or_else(|| {
+                    SyncError::new(
+                        ErrorCode::InvalidPayload,
+                        format!("op #{index}: a record needs a non-empty string id"),
+                    )
+                })?;
+                writes.push(LocalWrite { table, pk, pk_js, op: OpKind::Put, record: Some(record) });
             }
             Some(OpKind::Delete) => {
-                let pk = field("id").as_string().filter(|id| !id.is_empty()).ok_or_else(|| {
+                let pk_js = field("id");
+                let pk = pk_js.as_string().filter(|id| !id.is_empty()).ok_or_else(|| {
                     SyncError::invalid_argument(format!("op #{index}: a delete needs a non-empty string id"))
                 })?;
-                writes.push(LocalWrite { table, pk, op: OpKind::Delete, record: None });
+                writes.push(LocalWrite { table, pk, pk_js, op: OpKind::Delete, record: None });
             }
             None => {
                 return Err(SyncError::invalid_argument(format!(

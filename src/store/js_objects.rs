@@ -10,63 +10,72 @@ use wasm_bindgen::JsValue;
 
 // Spread defines properties (never runs a `__proto__` setter, as `Object.assign` would).
 // Enums travel as their index in these lists: strings would each be decoded on the way.
+// A write's metadata object is built once and shared by its record, its outbox entry and the
+// op it reports (each put stores its own copy), so its strings cross from the wasm once.
 #[wasm_bindgen(inline_js = "
 const OPS = ['put', 'delete'];
 const STATES = ['pending', 'inFlight', 'failed'];
-function meta(clock, hlc, deviceId, opId, serverVersion) {
+const NOT_ASCII = /[^\\0-\\x7f]/;
+export function storedMeta(clock, hlc, deviceId, opId, serverVersion) {
   return serverVersion === undefined ? { clock, hlc, deviceId, opId } : { clock, hlc, deviceId, opId, serverVersion };
 }
-export function storedRecord(payload, id, clock, hlc, deviceId, opId, serverVersion) {
-  return { ...payload, id, _sync: meta(clock, hlc, deviceId, opId, serverVersion) };
+export function storedRecord(payload, id, meta) {
+  return { ...payload, id, _sync: meta };
 }
-export function storedTombstone(tableName, pk, clock, hlc, deviceId, opId, serverVersion, deletedAt) {
-  return { key: [tableName, pk], tableName, pk, meta: meta(clock, hlc, deviceId, opId, serverVersion), deletedAt };
+export function storedTombstone(tableName, pk, meta, deletedAt) {
+  return { key: [tableName, pk], tableName, pk, meta, deletedAt };
 }
-export function storedEntry(seq, opId, tableName, pk, op, clock, hlc, deviceId, stampOpId, state, attempts, nextAttemptAt, byteSize, createdAt, payload) {
+export function storedEntry(seq, tableName, pk, op, stamp, state, attempts, nextAttemptAt, byteSize, createdAt, payload) {
   const entry = seq === undefined ? {} : { seq };
   Object.assign(entry, {
-    opId, tableName, pk, op: OPS[op], stamp: { clock, hlc, deviceId, opId: stampOpId }, state: STATES[state],
+    opId: stamp.opId, tableName, pk, op: OPS[op], stamp, state: STATES[state],
     attempts, nextAttemptAt, byteSize, createdAt,
   });
   if (payload !== undefined) entry.payload = payload;
   return entry;
 }
+export function capturedOp(tableName, pk, op, stamp, replacedOpId) {
+  const captured = { opId: stamp.opId, tableName, pk, op: OPS[op], clock: stamp.clock, hlc: stamp.hlc };
+  if (replacedOpId !== undefined) captured.replacedOpId = replacedOpId;
+  return captured;
+}
 export function appliedChange(tableName, pk, op, serverVersion) {
   return { tableName, pk, op: OPS[op], serverVersion };
+}
+export function jsonBytes(value) {
+  const text = JSON.stringify(value);
+  if (text === undefined) return 0;
+  if (!NOT_ASCII.test(text)) return text.length;
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // UTF-8: 2 bytes below U+0800, 3 above, 4 for a surrogate pair (counted on its first half).
+    if (c >= 0x80) bytes += c < 0x800 ? 1 : c >= 0xdc00 && c < 0xe000 ? 0 : 2;
+  }
+  return bytes;
 }")]
 extern "C" {
+    /// A stamp as stored (`{ clock, hlc, deviceId, opId, serverVersion? }`).
+    #[wasm_bindgen(js_name = storedMeta)]
+    pub fn stored_meta(
+        clock: f64,
+        hlc: &str,
+        device_id: &JsValue,
+        op_id: &str,
+        server_version: Option<f64>,
+    ) -> JsValue;
     #[wasm_bindgen(js_name = storedRecord)]
-    pub fn stored_record(
-        payload: &JsValue,
-        id: &JsValue,
-        clock: f64,
-        hlc: &str,
-        device_id: &JsValue,
-        op_id: &str,
-        server_version: Option<f64>,
-    ) -> JsValue;
+    pub fn stored_record(payload: &JsValue, id: &JsValue, meta: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = storedTombstone)]
-    pub fn stored_tombstone(
-        table_name: &JsValue,
-        pk: &JsValue,
-        clock: f64,
-        hlc: &str,
-        device_id: &JsValue,
-        op_id: &str,
-        server_version: Option<f64>,
-        deleted_at: f64,
-    ) -> JsValue;
+    pub fn stored_tombstone(table_name: &JsValue, pk: &JsValue, meta: &JsValue, deleted_at: f64) -> JsValue;
+    /// An outbox entry; `stamp` is a [`stored_meta`] without a server version.
     #[wasm_bindgen(js_name = storedEntry)]
     pub fn stored_entry(
         seq: Option<f64>,
-        op_id: &str,
         table_name: &JsValue,
         pk: &JsValue,
         op: u32,
-        clock: f64,
-        hlc: &str,
-        device_id: &JsValue,
-        stamp_op_id: &str,
+        stamp: &JsValue,
         state: u32,
         attempts: u32,
         next_attempt_at: f64,
@@ -74,8 +83,20 @@ extern "C" {
         created_at: f64,
         payload: Option<JsValue>,
     ) -> JsValue;
+    /// The op a local write reports (the TypeScript `CapturedOp`).
+    #[wasm_bindgen(js_name = capturedOp)]
+    pub fn captured_op(
+        table_name: &JsValue,
+        pk: &JsValue,
+        op: u32,
+        stamp: &JsValue,
+        replaced_op_id: Option<String>,
+    ) -> JsValue;
     #[wasm_bindgen(js_name = appliedChange)]
     pub fn applied_change(table_name: &JsValue, pk: &JsValue, op: u32, server_version: f64) -> JsValue;
+    /// The UTF-8 length of a value's JSON, measured without copying the JSON into the wasm.
+    #[wasm_bindgen(js_name = jsonBytes)]
+    pub fn json_bytes(value: &JsValue) -> f64;
 }
 
 /// The JavaScript copies of a batch's repeated strings (table names, device ids).

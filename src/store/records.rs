@@ -99,28 +99,34 @@ pub fn local_version(record: &JsValue, tombstone: &JsValue) -> Result<LocalVersi
     Ok(LocalVersion::Absent)
 }
 
-/// The stored form of a record: a copy of the app's object with `id` and `_sync` set.
-pub fn stored_record(
-    payload: &JsValue,
-    id: &JsRecordKey,
-    meta: &StoredMeta,
-    strings: &mut JsStrings,
-) -> JsValue {
-    meta.with_js_fields(strings, |clock, hlc, device_id, op_id, server_version| {
-        js_objects::stored_record(payload, &id.pk, clock, hlc, device_id, op_id, server_version)
-    })
+/// The stored form of a record: a copy of the app's object with `id` and `_sync` set. `meta`
+/// comes from [`StoredMeta::to_js`].
+pub fn stored_record(payload: &JsValue, id: &JsRecordKey, meta: &JsValue) -> JsValue {
+    js_objects::stored_record(payload, &id.pk, meta)
 }
 
 impl StoredMeta {
-    /// Calls `build` with the metadata's fields as the JavaScript builders take them.
-    fn with_js_fields<R>(
-        &self,
-        strings: &mut JsStrings,
-        build: impl FnOnce(f64, &str, &JsValue, &str, Option<f64>) -> R,
-    ) -> R {
-        let device_id = strings.get(&self.device_id);
-        build(self.clock as f64, &self.hlc, &device_id, &self.op_id, self.server_version.map(|v| v as f64))
+    /// The metadata as stored, built once per record and shared by every object that carries it.
+    pub fn to_js(&self, strings: &mut JsStrings) -> JsValue {
+        js_objects::stored_meta(
+            self.clock as f64,
+            &self.hlc,
+            &strings.get(&self.device_id),
+            &self.op_id,
+            self.server_version.map(|v| v as f64),
+        )
     }
+}
+
+/// A local write's stamp as stored (no server version yet): see [`StoredMeta::to_js`].
+pub fn stamp_to_js(stamp: &ChangeStamp, strings: &mut JsStrings) -> JsValue {
+    js_objects::stored_meta(
+        stamp.clock as f64,
+        &stamp.hlc,
+        &strings.get(&stamp.device_id),
+        &stamp.op_id,
+        None,
+    )
 }
 
 /// A record as the app sees it: `_sync` removed unless metadata is asked for.
@@ -152,12 +158,13 @@ pub struct StoredEntry {
     pub last_error: Option<SyncError>,
 }
 
-/// Builds the stored entry object, with the payload kept as the JavaScript value it is.
+/// Builds the stored entry object, with the payload kept as the JavaScript value it is. `stamp`
+/// is the entry's stamp from [`StoredMeta::to_js`].
 pub fn entry_to_js(
     entry: &StoredEntry,
     payload: Option<&JsValue>,
     id: &JsRecordKey,
-    strings: &mut JsStrings,
+    stamp: &JsValue,
 ) -> Result<JsValue, SyncError> {
     if entry.last_error.is_some() {
         let value = to_js(entry)?;
@@ -173,14 +180,10 @@ pub fn entry_to_js(
     };
     Ok(js_objects::stored_entry(
         entry.seq.map(|s| s as f64),
-        &entry.op_id,
         &id.table,
         &id.pk,
         op_index(entry.op),
-        entry.stamp.clock as f64,
-        &entry.stamp.hlc,
-        &strings.get(&entry.stamp.device_id),
-        &entry.stamp.op_id,
+        stamp,
         state,
         entry.attempts,
         entry.next_attempt_at as f64,
@@ -197,25 +200,10 @@ pub fn op_index(op: OpKind) -> u32 {
     }
 }
 
-/// The stored form of a record's tombstone (as [`Tombstone`] reads it back).
-pub fn stored_tombstone(
-    id: &JsRecordKey,
-    meta: &StoredMeta,
-    deleted_at: u64,
-    strings: &mut JsStrings,
-) -> JsValue {
-    meta.with_js_fields(strings, |clock, hlc, device_id, op_id, server_version| {
-        js_objects::stored_tombstone(
-            &id.table,
-            &id.pk,
-            clock,
-            hlc,
-            device_id,
-            op_id,
-            server_version,
-            deleted_at as f64,
-        )
-    })
+/// The stored form of a record's tombstone (as [`Tombstone`] reads it back). `meta` comes from
+/// [`StoredMeta::to_js`].
+pub fn stored_tombstone(id: &JsRecordKey, meta: &JsValue, deleted_at: u64) -> JsValue {
+    js_objects::stored_tombstone(&id.table, &id.pk, meta, deleted_at as f64)
 }
 
 pub fn from_stored<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, SyncError> {
@@ -236,7 +224,7 @@ pub fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), SyncError>
 
 /// Approximate size of a payload in bytes (its JSON length), for outbox capacity and limits.
 pub fn byte_size(payload: &JsValue) -> u64 {
-    js_sys::JSON::stringify(payload).ok().and_then(|s| s.as_string()).map_or(0, |s| s.len() as u64)
+    js_objects::json_bytes(payload) as u64
 }
 
 trait AsObject {

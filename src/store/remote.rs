@@ -194,7 +194,7 @@ async fn apply_in(
         cursor,
         cursor_moved: false,
     };
-    let mut slicer = TimeSlicer::new();
+    let mut slicer = TimeSlicer::new(TimeSlicer::REMOTE_PAGE_MS);
     for (change, is_echo) in changes.into_iter().zip(echoes) {
         slicer.step(tx).await?;
         if page.is_some() && change.server_version <= cursor.cursor {
@@ -239,14 +239,14 @@ async fn apply_in(
                                 let _ = js_sys::Reflect::set(
                                     &state.record,
                                     &super::records::META_FIELD.into(),
-                                    &to_js(&meta)?,
+                                    &meta.to_js(&mut strings),
                                 );
                                 table.put(&state.record).map_err(err("updating a record"))?;
                                 state.local = LocalVersion::Live(meta.clone());
                             }
                             LocalVersion::Deleted(_) => {
                                 tombstones
-                                    .put(&stored_tombstone(&state.id, &meta, now_ms, &mut strings))
+                                    .put(&stored_tombstone(&state.id, &meta.to_js(&mut strings), now_ms))
                                     .map_err(err("writing a tombstone"))?;
                                 state.local = LocalVersion::Deleted(meta.clone());
                             }
@@ -302,7 +302,7 @@ fn write_version(
 ) -> SyncResult<LocalVersion> {
     match (&change.op, &change.payload) {
         (OpKind::Put, Some(payload)) => {
-            let value = stored_record(&payload.0, &state.id, meta, strings);
+            let value = stored_record(&payload.0, &state.id, &meta.to_js(strings));
             table.put(&value).map_err(|e| idb::storage_error("writing a record", &e))?;
             if state.tombstoned {
                 tombstones
@@ -314,7 +314,7 @@ fn write_version(
         _ => {
             table.delete(&state.id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
             tombstones
-                .put(&stored_tombstone(&state.id, meta, now_ms, strings))
+                .put(&stored_tombstone(&state.id, &meta.to_js(strings), now_ms))
                 .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
             Ok(LocalVersion::Deleted(meta.clone()))
         }

@@ -255,7 +255,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
             match (&change.op, &change.payload) {
                 (OpKind::Put, Some(payload)) => {
                     table
-                        .put(&stored_record(&payload.0, &id, &stored, &mut strings))
+                        .put(&stored_record(&payload.0, &id, &stored.to_js(&mut strings)))
                         .map_err(|e| idb::storage_error("writing a record", &e))?;
                     tomb_store
                         .delete(&id.key())
@@ -264,7 +264,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
                 _ => {
                     table.delete(&id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
                     tomb_store
-                        .put(&stored_tombstone(&id, &stored, now_ms, &mut strings))
+                        .put(&stored_tombstone(&id, &stored.to_js(&mut strings), now_ms))
                         .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
                 }
             }

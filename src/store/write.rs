@@ -1,10 +1,10 @@
 //! The local write path: stamp each op, write the record (or its tombstone) and its coalesced
 //! outbox entry in one transaction. Either all of a batch lands or none of it does.
 
-use super::js_objects::{JsRecordKey, JsStrings};
+use super::js_objects::{captured_op, JsRecordKey, JsStrings};
 use super::records::{
-    byte_size, entry_to_js, from_stored, local_version, stored_record, stored_tombstone, StoredEntry,
-    StoredMeta,
+    byte_size, entry_to_js, from_stored, local_version, op_index, stamp_to_js, stored_record,
+    stored_tombstone, StoredEntry,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
@@ -23,23 +23,11 @@ use web_sys::{IdbObjectStore, IdbTransaction};
 pub struct LocalWrite {
     pub table: String,
     pub pk: String,
+    /// `pk` as the JavaScript string it was read from.
+    pub pk_js: JsValue,
     pub op: OpKind,
     /// The app's record for a put.
     pub record: Option<JsValue>,
-}
-
-/// What a write became.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Captured {
-    pub op_id: String,
-    pub table_name: String,
-    pub pk: String,
-    pub op: OpKind,
-    pub clock: u64,
-    pub hlc: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replaced_op_id: Option<String>,
 }
 
 /// Running totals of the outbox, kept in `_sync_state` in the same transactions as the entries.
@@ -61,7 +49,8 @@ pub const CLOCK_STATE: &str = "clock";
 
 /// The result of a batch.
 pub struct WriteOutcome {
-    pub captured: Vec<Captured>,
+    /// What each write became: the TypeScript `CapturedOp`s, in the order of the writes.
+    pub captured: js_sys::Array,
     pub totals: OutboxTotals,
 }
 
@@ -92,8 +81,8 @@ struct KeyState {
     /// Whether the store holds a tombstone for the record (a put must clear it).
     tombstoned: bool,
     newest: Option<StoredEntry>,
-    /// The entry this batch will put for the record, with its payload.
-    queued: Option<(StoredEntry, Option<JsValue>)>,
+    /// The entry this batch will put for the record, with its payload and its stamp as stored.
+    queued: Option<(StoredEntry, Option<JsValue>, JsValue)>,
     id: JsRecordKey,
 }
 
@@ -159,7 +148,7 @@ async fn write_in(
         if slots.contains_key(&id) {
             continue;
         }
-        let js_id = strings.record(&write.table, &write.pk);
+        let js_id = JsRecordKey { table: strings.get(&write.table), pk: write.pk_js.clone() };
         let key = js_id.key();
         let table = &tables[&write.table];
         let read = KeyReads {
@@ -225,9 +214,9 @@ async fn write_in(
         states.push(KeyState { clock, tombstoned, newest, queued: None, id: r.id });
     }
 
-    let mut captured = Vec::with_capacity(writes.len());
+    let captured = js_sys::Array::new();
     let mut last_hlc = None;
-    let mut slicer = TimeSlicer::new();
+    let mut slicer = TimeSlicer::new(TimeSlicer::LOCAL_BATCH_MS);
     for write in writes {
         slicer.step(tx).await?;
         let id = (write.table.clone(), write.pk.clone());
@@ -235,10 +224,10 @@ async fn write_in(
         let table = &tables[&write.table];
         let stamp = stamp(next_clock(state.clock));
         state.clock = Some(stamp.clock);
-        let meta = StoredMeta::new(&stamp, None);
+        let meta = stamp_to_js(&stamp, &mut strings);
         let payload_size = match (&write.op, &write.record) {
             (OpKind::Put, Some(payload)) => {
-                let value = stored_record(payload, &state.id, &meta, &mut strings);
+                let value = stored_record(payload, &state.id, &meta);
                 table.put(&value).map_err(err("writing a record"))?;
                 if state.tombstoned {
                     tombstones.delete(&state.id.key()).map_err(err("clearing a tombstone"))?;
@@ -249,14 +238,14 @@ async fn write_in(
             _ => {
                 table.delete(&state.id.pk).map_err(err("deleting a record"))?;
                 tombstones
-                    .put(&stored_tombstone(&state.id, &meta, now_ms, &mut strings))
+                    .put(&stored_tombstone(&state.id, &meta, now_ms))
                     .map_err(err("writing a tombstone"))?;
                 state.tombstoned = true;
                 0
             }
         };
 
-        let newest = state.queued.as_ref().map(|(e, _)| e).or(state.newest.as_ref());
+        let newest = state.queued.as_ref().map(|(e, _, _)| e).or(state.newest.as_ref());
         let decision = coalesce_with(newest.map(|e| (e.state, e.seq.unwrap_or(0), e.op_id.as_str())));
         let (seq, replaced_op_id) = match decision {
             Coalesce::Append => (None, None),
@@ -288,25 +277,17 @@ async fn write_in(
         };
         totals.bytes += entry.byte_size;
         totals.count += 1;
+        captured.push(&captured_op(&state.id.table, &state.id.pk, op_index(write.op), &meta, replaced_op_id));
         let payload = if write.op == OpKind::Put { write.record } else { None };
-        state.queued = Some((entry, payload));
-        last_hlc = Some(stamp.hlc.clone());
-        captured.push(Captured {
-            op_id: stamp.op_id,
-            table_name: write.table,
-            pk: write.pk,
-            op: write.op,
-            clock: stamp.clock,
-            hlc: stamp.hlc,
-            replaced_op_id,
-        });
+        state.queued = Some((entry, payload, meta));
+        last_hlc = Some(stamp.hlc);
     }
     // One outbox entry per record written: later writes in the batch replaced earlier ones.
     for state in &mut states {
         slicer.step(tx).await?;
-        if let Some((entry, payload)) = state.queued.take() {
+        if let Some((entry, payload, stamp)) = state.queued.take() {
             pending
-                .put(&entry_to_js(&entry, payload.as_ref(), &state.id, &mut strings)?)
+                .put(&entry_to_js(&entry, payload.as_ref(), &state.id, &stamp)?)
                 .map_err(err("writing the outbox"))?;
         }
     }
