@@ -2,7 +2,7 @@
 
 use js_sys::{Array, Function, Reflect, JSON};
 use synclane::EngineCore;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
@@ -739,4 +739,98 @@ async fn writes_from_two_tabs_continue_each_others_clocks_tombstones_and_entries
     assert_eq!(get(&view, "outbox.totals.count").as_f64(), Some(3.0));
     tab_a.close();
     tab_b.close();
+}
+
+#[wasm_bindgen_test]
+async fn an_outbox_entry_counts_its_payload_in_utf8_bytes_and_any_storable_record_is_written() {
+    let engine = open(&unique("bytes"), NOTES).await;
+    // 2, 3 and 4 bytes per character in UTF-8 (the emoji is two UTF-16 code units).
+    let record = js(r#"{"id":"u","title":"café € 😀"}"#);
+    let ops = Array::of1(&js(r#"{"table":"notes","op":"put"}"#));
+    Reflect::set(&ops.get(0), &"record".into(), &record).unwrap();
+    let result = wait(engine.write(ops.into())).await.unwrap();
+    let json_bytes = js_sys::eval("(v) => new TextEncoder().encode(JSON.stringify(v)).length")
+        .unwrap()
+        .unchecked_into::<Function>()
+        .call1(&JsValue::UNDEFINED, &record)
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert_eq!(json_bytes, 35.0, "the fixture has the multi-byte characters it claims");
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "entries.0.byteSize").as_f64(), Some(json_bytes + 64.0));
+    assert_eq!(get(&result, "outbox.bytes").as_f64(), Some(json_bytes + 64.0));
+
+    // A record JSON cannot express (a BigInt, a cycle) is still stored: it counts as no bytes.
+    let odd = js(r#"{"id":"odd"}"#);
+    Reflect::set(&odd, &"big".into(), &js_sys::BigInt::from(7u32).into()).unwrap();
+    Reflect::set(&odd, &"me".into(), &odd).unwrap();
+    let ops = Array::of1(&js(r#"{"table":"notes","op":"put"}"#));
+    Reflect::set(&ops.get(0), &"record".into(), &odd).unwrap();
+    let result = wait(engine.write(ops.into())).await.unwrap();
+    assert_eq!(get(&result, "outbox.bytes").as_f64(), Some(json_bytes + 64.0 + 64.0));
+    let stored = wait(engine.get("notes".into(), "odd".into(), false)).await.unwrap();
+    assert!(get(&stored, "big").is_bigint());
+    engine.close();
+}
+
+/// Runs `promise` while a task of its own keeps asking for a turn on the main thread; answers
+/// with the promise's result, how long it took, and the longest stretch without a turn (the
+/// longest the page was held).
+async fn held_while(promise: js_sys::Promise) -> (Result<JsValue, JsValue>, f64, f64) {
+    let probe = js_sys::eval(
+        "(() => {
+          const p = { on: true, last: performance.now(), longest: 0, start: performance.now() };
+          const channel = new MessageChannel();
+          channel.port1.onmessage = () => {
+            const now = performance.now();
+            p.longest = Math.max(p.longest, now - p.last);
+            p.last = now;
+            if (p.on) channel.port2.postMessage(0);
+          };
+          channel.port2.postMessage(0);
+          return p;
+        })()",
+    )
+    .unwrap();
+    let result = wait(promise).await;
+    Reflect::set(&probe, &"on".into(), &false.into()).unwrap();
+    let now = js_sys::eval("performance.now()").unwrap().as_f64().unwrap();
+    (result, now - get(&probe, "start").as_f64().unwrap(), get(&probe, "longest").as_f64().unwrap())
+}
+
+#[wasm_bindgen_test]
+async fn a_large_batch_lets_the_page_run_between_slices_and_still_lands_whole_or_not_at_all() {
+    let engine = open(&unique("sliced"), NOTES).await;
+    let ops = |count: usize, prefix: &str| {
+        let ops = Array::new();
+        for i in 0..count {
+            ops.push(&js(&format!(
+                r#"{{"table":"notes","op":"put","record":{{"id":"{prefix}{i}","title":"{}"}}}}"#,
+                "x".repeat(200)
+            )));
+        }
+        ops
+    };
+    let good = ops(4000, "g");
+    let (result, took, held) = held_while(engine.write(good.into())).await;
+    assert_eq!(get(&result.unwrap(), "outbox.count").as_f64(), Some(4000.0));
+    console_log!("4,000 writes: {took:.0} ms, the page held at most {held:.0} ms");
+    assert!(held * 4.0 < took, "the batch paused between slices: held {held:.0} of {took:.0} ms");
+
+    // The last record cannot be stored: everything written in earlier slices rolls back.
+    let bad = ops(4000, "b");
+    let poisoned = js(r#"{"table":"notes","op":"put","record":{"id":"poisoned"}}"#);
+    Reflect::set(&get(&poisoned, "record"), &"fn".into(), &Function::new_no_args("return 1")).unwrap();
+    bad.push(&poisoned);
+    let (result, took, held) = held_while(engine.write(bad.into())).await;
+    assert!(result.is_err());
+    console_log!("4,001 writes, the last unstorable: {took:.0} ms, held at most {held:.0} ms");
+    assert!(held * 4.0 < took, "the failing batch paused too: held {held:.0} of {took:.0} ms");
+    assert!(wait(engine.get("notes".into(), "b0".into(), false)).await.unwrap().is_undefined());
+    let all = wait(engine.get_all("notes".into(), js("{}"))).await.unwrap();
+    assert_eq!(Array::from(&all).length(), 4000, "only the first batch's records");
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(4000.0));
+    engine.close();
 }

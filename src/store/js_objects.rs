@@ -43,7 +43,13 @@ export function appliedChange(tableName, pk, op, serverVersion) {
   return { tableName, pk, op: OPS[op], serverVersion };
 }
 export function jsonBytes(value) {
-  const text = JSON.stringify(value);
+  let text;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // A BigInt or a cycle: the store can keep it, JSON cannot say its size.
+    return 0;
+  }
   if (text === undefined) return 0;
   if (!NOT_ASCII.test(text)) return text.length;
   let bytes = text.length;
