@@ -834,3 +834,57 @@ async fn a_large_batch_lets_the_page_run_between_slices_and_still_lands_whole_or
     assert_eq!(get(&outbox, "totals.count").as_f64(), Some(4000.0));
     engine.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_remote_batch_finds_the_tombstones_of_records_it_does_not_hold_in_a_large_store() {
+    let db = unique("tombstones");
+    let engine = open(&db, NOTES).await;
+    // Six tombstones (clock 2) and one live record: more tombstones than a batch of three
+    // lists, so the batch cannot know the store whole.
+    let mut setup: Vec<String> =
+        (0..6).map(|i| change(&format!("t{i}"), "delete", 2, i + 1, &format!("d{i}"), "")).collect();
+    setup.push(change("live", "put", 1, 7, "l1", "one"));
+    setup.push(change("raw", "delete", 2, 8, "d-raw", ""));
+    wait(engine.apply_remote(js(&format!("[{}]", setup.join(","))), 8.0, false)).await.unwrap();
+    // A record written beside synclane (no `_sync`) while its tombstone is kept.
+    let raw_put = js_sys::eval(&format!(
+        "new Promise((resolve, reject) => {{
+          const open = indexedDB.open('{db}');
+          open.onsuccess = () => {{
+            const tx = open.result.transaction('notes', 'readwrite');
+            tx.objectStore('notes').put({{ id: 'raw', title: 'outside' }});
+            tx.oncomplete = () => {{ open.result.close(); resolve(); }};
+            tx.onerror = () => reject(tx.error);
+          }};
+          open.onerror = () => reject(open.error);
+        }})"
+    ))
+    .unwrap();
+    wait(raw_put.unchecked_into()).await.unwrap();
+    let tombstones = |view: &JsValue| get(view, "tombstones").as_f64();
+    assert_eq!(tombstones(&wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap()), Some(7.0));
+
+    let batch = format!(
+        "[{},{},{},{}]",
+        // Loses to its tombstone (clock 2 beats clock 1): the record stays deleted.
+        change("t0", "put", 1, 9, "p0", "too old"),
+        // Beats its tombstone: the record comes back and the tombstone goes.
+        change("t1", "put", 3, 10, "p1", "back"),
+        // Held live: its tombstone is not read, and it has none.
+        change("live", "put", 2, 11, "l2", "two"),
+        // Held, but not by synclane: its tombstone is still found, and cleared.
+        change("raw", "put", 3, 12, "p-raw", "synced"),
+    );
+    let report = wait(engine.apply_remote(js(&batch), 12.0, false)).await.unwrap();
+    let applied: Vec<String> =
+        Array::from(&get(&report, "applied")).iter().map(|c| get(&c, "pk").as_string().unwrap()).collect();
+    assert_eq!(applied, ["t1", "live", "raw"]);
+    assert!(wait(engine.get("notes".into(), "t0".into(), false)).await.unwrap().is_undefined());
+    for (pk, title) in [("t1", "back"), ("live", "two"), ("raw", "synced")] {
+        let record = wait(engine.get("notes".into(), pk.into(), false)).await.unwrap();
+        assert_eq!(get(&record, "title").as_string().as_deref(), Some(title), "{pk}");
+    }
+    // t1's and raw's tombstones are gone; t0's and the other five stay.
+    assert_eq!(tombstones(&wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap()), Some(5.0));
+    engine.close();
+}

@@ -82,6 +82,12 @@ impl LocalVersion {
     }
 }
 
+/// Whether a record lookup found a record with sync metadata (one synclane stored, which has
+/// no tombstone beside it).
+pub fn has_meta(record: &JsValue) -> bool {
+    record.is_object() && Reflect::get(record, &META_FIELD.into()).is_ok_and(|meta| meta.is_object())
+}
+
 /// Reads the stored version from a record lookup and a tombstone lookup.
 pub fn local_version(record: &JsValue, tombstone: &JsValue) -> Result<LocalVersion, SyncError> {
     if record.is_object() {

@@ -2,7 +2,9 @@
 //! the cursor advance in one transaction. Conflicts are logged in the same transaction.
 
 use super::js_objects::{self, JsRecordKey, JsStrings};
-use super::records::{local_version, op_index, stored_record, stored_tombstone, LocalVersion, StoredMeta};
+use super::records::{
+    has_meta, local_version, op_index, stored_record, stored_tombstone, LocalVersion, StoredMeta,
+};
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
@@ -103,6 +105,15 @@ struct KeyState {
     id: JsRecordKey,
 }
 
+/// The reads of one record, and whether its tombstone may need reading.
+struct KeyReads {
+    record: Option<web_sys::IdbRequest>,
+    tombstone: Option<web_sys::IdbRequest>,
+    pending: Option<web_sys::IdbRequest>,
+    may_be_tombstoned: bool,
+    id: JsRecordKey,
+}
+
 async fn apply_in(
     tx: &IdbTransaction,
     changes: Vec<SyncChange<JsPayload>>,
@@ -130,8 +141,13 @@ async fn apply_in(
     // changes are read too (the cursor's position is known, but reads are cheap next to a
     // second pass). `slots` gives a record's place in `reads` and `states` (the map type of
     // the write path).
+    //
+    // A record synclane stored has no tombstone (every write of a live version clears it), so
+    // a tombstone is read with the record only when the record is known to be absent, and
+    // otherwise after the record turns out to be missing: a second, smaller round trip that
+    // spares the batch one read per record it already holds.
     let mut slots: HashMap<(String, String), usize> = HashMap::new();
-    let mut reads: Vec<([Option<web_sys::IdbRequest>; 3], JsRecordKey)> = Vec::new();
+    let mut reads: Vec<KeyReads> = Vec::new();
     let mut strings = JsStrings::default();
     let mut last = Some(cursor_req.clone());
     for change in &changes {
@@ -141,36 +157,46 @@ async fn apply_in(
         }
         let may_be_tombstoned = occupancy.may_have_tombstone(&id);
         let js_id = strings.record(&change.table_name, &change.pk);
-        let key = (may_be_tombstoned || occupancy.outbox).then(|| js_id.key());
-        let table = &tables[&change.table_name];
         let record = if occupancy.may_have_record(&id) {
-            Some(table.get(&js_id.pk).map_err(err("reading a record"))?)
+            Some(tables[&change.table_name].get(&js_id.pk).map_err(err("reading a record"))?)
         } else {
             None
         };
-        let tombstone = match &key {
-            Some(key) if may_be_tombstoned => Some(tombstones.get(key).map_err(err("reading a tombstone"))?),
-            _ => None,
+        let tombstone = if may_be_tombstoned && record.is_none() {
+            Some(tombstones.get(&js_id.key()).map_err(err("reading a tombstone"))?)
+        } else {
+            None
         };
-        let pending = match &key {
-            Some(key) if occupancy.outbox => {
-                Some(by_record.count_with_key(key).map_err(err("reading the outbox"))?)
-            }
-            _ => None,
+        let pending = if occupancy.outbox {
+            Some(by_record.count_with_key(&js_id.key()).map_err(err("reading the outbox"))?)
+        } else {
+            None
         };
         last = pending.clone().or(tombstone.clone()).or(record.clone()).or(last);
-        reads.push(([record, tombstone, pending], js_id));
+        reads.push(KeyReads { record, tombstone, pending, may_be_tombstoned, id: js_id });
         slots.insert(id, reads.len() - 1);
     }
     idb::group_done(last.as_ref(), "reading records").await?;
     let mut cursor: CursorState =
         parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
             .unwrap_or_default();
+    let mut records = Vec::with_capacity(reads.len());
+    let mut last_tombstone = None;
+    for read in &mut reads {
+        let record = read_or_undefined(read.record.take(), "reading a record").await?;
+        if read.may_be_tombstoned && read.tombstone.is_none() && !has_meta(&record) {
+            let req = tombstones.get(&read.id.key()).map_err(err("reading a tombstone"))?;
+            last_tombstone = Some(req.clone());
+            read.tombstone = Some(req);
+        }
+        records.push(record);
+    }
+    idb::group_done(last_tombstone.as_ref(), "reading tombstones").await?;
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
-    for ([record_req, tomb_req, count_req], id) in reads {
-        let record = read_or_undefined(record_req, "reading a record").await?;
-        let tombstone = read_or_undefined(tomb_req, "reading a tombstone").await?;
-        let pending = read_or_undefined(count_req, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
+    for (read, record) in reads.into_iter().zip(records) {
+        let tombstone = read_or_undefined(read.tombstone, "reading a tombstone").await?;
+        let pending =
+            read_or_undefined(read.pending, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
         let local = local_version(&record, &tombstone)?;
         let tombstoned = tombstone.is_object();
         // Kept only while it may need its server version set (see `RemoteDecision::Echo`).
@@ -178,7 +204,7 @@ async fn apply_in(
             LocalVersion::Live(meta) if meta.server_version.is_none() => record,
             _ => JsValue::UNDEFINED,
         };
-        states.push(KeyState { local, record, pending, tombstoned, id });
+        states.push(KeyState { local, record, pending, tombstoned, id: read.id });
     }
 
     if cursor.phase == CursorPhase::ColdStart && page.is_some() {
