@@ -658,7 +658,8 @@ async fn apply_changes(
         let guard = inner.borrow();
         validated.iter().map(|c| (guard.echo.is_echo(&c.stamp.op_id), c.stamp.hlc.clone())).unzip()
     };
-    let report = apply_remote(&store, validated, page, echoes, now_ms()).await?;
+    let originals = Array::from(&changes).iter().collect();
+    let report = apply_remote(&store, validated, originals, page, echoes, now_ms()).await?;
     let mut skew = 0u64;
     for hlc in &stamps {
         if let Ok(synclane_core::hlc::MergeOutcome::Skewed { ahead_ms }) = inner.borrow().clock.merge(hlc) {

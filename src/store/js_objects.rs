@@ -19,6 +19,12 @@ const NOT_ASCII = /[^\\0-\\x7f]/;
 export function storedMeta(clock, hlc, deviceId, opId, serverVersion) {
   return serverVersion === undefined ? { clock, hlc, deviceId, opId } : { clock, hlc, deviceId, opId, serverVersion };
 }
+// A remote change's metadata, its strings taken from the change object as it arrived (the
+// core validated them; op_id is the other spelling serde accepts).
+export function remoteMeta(change, clock, deviceId, serverVersion) {
+  const stamp = change.stamp;
+  return { clock, hlc: stamp.hlc, deviceId, opId: stamp.opId ?? stamp.op_id, serverVersion };
+}
 export function storedRecord(payload, id, meta) {
   return { ...payload, id, _sync: meta };
 }
@@ -70,6 +76,10 @@ extern "C" {
         op_id: &str,
         server_version: Option<f64>,
     ) -> JsValue;
+    /// A validated remote change's metadata as stored, from the change's own JavaScript
+    /// object (`change` is the object the change was read from).
+    #[wasm_bindgen(js_name = remoteMeta)]
+    pub fn remote_meta(change: &JsValue, clock: f64, device_id: &JsValue, server_version: f64) -> JsValue;
     #[wasm_bindgen(js_name = storedRecord)]
     pub fn stored_record(payload: &JsValue, id: &JsValue, meta: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = storedTombstone)]

@@ -74,10 +74,12 @@ pub struct PageEnd {
 /// Applies validated changes and advances the cursor, atomically. Without a `page` (the winning
 /// versions a push reported), changes are applied whatever the cursor and it does not move.
 /// `echoes` says, change by change, whether this device pushed it (its echo cache, read before
-/// the transaction).
+/// the transaction). `originals` holds the JavaScript objects the changes were read from, in
+/// the same order: the stored objects take their strings from there rather than from the wasm.
 pub async fn apply_remote(
     store: &Store,
     changes: Vec<SyncChange<JsPayload>>,
+    originals: Vec<JsValue>,
     page: Option<PageEnd>,
     echoes: Vec<bool>,
     now_ms: u64,
@@ -85,7 +87,7 @@ pub async fn apply_remote(
     let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS];
     add_store_names(&mut stores, changes.iter().map(|c| c.table_name.as_str()));
     let tx = store.transaction(&stores, true)?;
-    match apply_in(&tx, changes, page, echoes, now_ms).await {
+    match apply_in(&tx, changes, originals, page, echoes, now_ms).await {
         Ok(report) => {
             commit(&tx, "applying remote changes").await?;
             Ok(report)
@@ -117,6 +119,7 @@ struct KeyReads {
 async fn apply_in(
     tx: &IdbTransaction,
     changes: Vec<SyncChange<JsPayload>>,
+    originals: Vec<JsValue>,
     page: Option<PageEnd>,
     echoes: Vec<bool>,
     now_ms: u64,
@@ -150,13 +153,19 @@ async fn apply_in(
     let mut reads: Vec<KeyReads> = Vec::new();
     let mut strings = JsStrings::default();
     let mut last = Some(cursor_req.clone());
-    for change in &changes {
+    let pk_field = JsValue::from_str("pk");
+    for (change, original) in changes.iter().zip(&originals) {
         let id = (change.table_name.clone(), change.pk.clone());
         if slots.contains_key(&id) {
             continue;
         }
         let may_be_tombstoned = occupancy.may_have_tombstone(&id);
-        let js_id = strings.record(&change.table_name, &change.pk);
+        // The validated pk is the original's `pk`, already a JavaScript string.
+        let pk = js_sys::Reflect::get(original, &pk_field)
+            .ok()
+            .filter(JsValue::is_string)
+            .unwrap_or_else(|| JsValue::from_str(&change.pk));
+        let js_id = JsRecordKey { table: strings.get(&change.table_name), pk };
         let record = if occupancy.may_have_record(&id) {
             Some(tables[&change.table_name].get(&js_id.pk).map_err(err("reading a record"))?)
         } else {
@@ -221,7 +230,7 @@ async fn apply_in(
         cursor_moved: false,
     };
     let mut slicer = TimeSlicer::new(TimeSlicer::REMOTE_PAGE_MS);
-    for (change, is_echo) in changes.into_iter().zip(echoes) {
+    for ((change, is_echo), original) in changes.into_iter().zip(echoes).zip(originals) {
         slicer.step(tx).await?;
         if page.is_some() && change.server_version <= cursor.cursor {
             report.stale += 1;
@@ -238,10 +247,18 @@ async fn apply_in(
             is_echo,
         );
         let meta = StoredMeta::new(&change.stamp, Some(change.server_version));
+        let mut meta_js = || {
+            js_objects::remote_meta(
+                &original,
+                change.stamp.clock as f64,
+                &strings.get(&change.stamp.device_id),
+                change.server_version as f64,
+            )
+        };
         let previous = state.local.clone();
         match decision {
             RemoteDecision::Apply | RemoteDecision::ApplyOverPending => {
-                let local = write_version(table, &tombstones, state, &change, &meta, now_ms, &mut strings)?;
+                let local = write_version(table, &tombstones, state, &change, &meta, &meta_js(), now_ms)?;
                 state.tombstoned = matches!(local, LocalVersion::Deleted(_));
                 state.local = local;
                 // The stored object is needed again only to set the server version of a
@@ -265,14 +282,14 @@ async fn apply_in(
                                 let _ = js_sys::Reflect::set(
                                     &state.record,
                                     &super::records::META_FIELD.into(),
-                                    &meta.to_js(&mut strings),
+                                    &meta_js(),
                                 );
                                 table.put(&state.record).map_err(err("updating a record"))?;
                                 state.local = LocalVersion::Live(meta.clone());
                             }
                             LocalVersion::Deleted(_) => {
                                 tombstones
-                                    .put(&stored_tombstone(&state.id, &meta.to_js(&mut strings), now_ms))
+                                    .put(&stored_tombstone(&state.id, &meta_js(), now_ms))
                                     .map_err(err("writing a tombstone"))?;
                                 state.local = LocalVersion::Deleted(meta.clone());
                             }
@@ -323,12 +340,12 @@ fn write_version(
     state: &KeyState,
     change: &SyncChange<JsPayload>,
     meta: &StoredMeta,
+    meta_js: &JsValue,
     now_ms: u64,
-    strings: &mut JsStrings,
 ) -> SyncResult<LocalVersion> {
     match (&change.op, &change.payload) {
         (OpKind::Put, Some(payload)) => {
-            let value = stored_record(&payload.0, &state.id, &meta.to_js(strings));
+            let value = stored_record(&payload.0, &state.id, meta_js);
             table.put(&value).map_err(|e| idb::storage_error("writing a record", &e))?;
             if state.tombstoned {
                 tombstones
@@ -340,7 +357,7 @@ fn write_version(
         _ => {
             table.delete(&state.id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
             tombstones
-                .put(&stored_tombstone(&state.id, &meta.to_js(strings), now_ms))
+                .put(&stored_tombstone(&state.id, meta_js, now_ms))
                 .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
             Ok(LocalVersion::Deleted(meta.clone()))
         }
