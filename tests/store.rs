@@ -888,3 +888,27 @@ async fn a_remote_batch_finds_the_tombstones_of_records_it_does_not_hold_in_a_la
     assert_eq!(tombstones(&wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap()), Some(5.0));
     engine.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_store_that_shrank_since_a_batch_saw_it_large_still_gives_every_write_its_history() {
+    let engine = open(&unique("shrank"), NOTES).await;
+    let write = |ops: String| engine.write(js(&ops));
+    let put = |id: &str| format!(r#"{{"table":"notes","op":"put","record":{{"id":"{id}","title":"t"}}}}"#);
+    let delete = |id: &str| format!(r#"{{"table":"notes","op":"delete","id":"{id}"}}"#);
+    let ids = ["a", "b", "c", "d", "e", "f"];
+    wait(write(format!("[{}]", ids.map(put).join(",")))).await.unwrap();
+    // Six records seen by a batch of two: the table is known to be larger than such batches.
+    wait(write(format!("[{},{}]", put("a"), put("b")))).await.unwrap();
+    // Then it shrinks to one record (five tombstones).
+    wait(write(format!("[{}]", ["b", "c", "d", "e", "f"].map(delete).join(",")))).await.unwrap();
+    let result = wait(write(format!("[{},{},{}]", put("a"), put("c"), put("new")))).await.unwrap();
+    let clocks: Vec<(String, f64)> = Array::from(&get(&result, "captured"))
+        .iter()
+        .map(|c| (get(&c, "pk").as_string().unwrap(), get(&c, "clock").as_f64().unwrap()))
+        .collect();
+    // a: put, put, put; c: put, delete, put; new: first write.
+    assert_eq!(clocks, [("a".to_string(), 3.0), ("c".to_string(), 3.0), ("new".to_string(), 1.0)]);
+    let view = wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&view, "tombstones").as_f64(), Some(4.0), "c's tombstone was cleared");
+    engine.close();
+}

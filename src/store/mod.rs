@@ -14,7 +14,7 @@ pub mod write;
 use crate::idb;
 use js_sys::Reflect;
 use records::{from_stored, set};
-use schema::{TableSpec, SYNC_STATE};
+use schema::{TableSpec, SYNC_STATE, TOMBSTONES};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -53,6 +53,7 @@ pub struct Store {
     tables: Vec<TableSpec>,
     pub name: String,
     pub table_names: BTreeSet<String>,
+    pub sizes: StoreSizes,
 }
 
 impl Store {
@@ -74,6 +75,7 @@ impl Store {
             tables,
             name: name.to_owned(),
             table_names,
+            sizes: StoreSizes::default(),
         };
         store.watch_connection();
         Ok(store)
@@ -229,37 +231,73 @@ impl Occupancy {
     }
 }
 
+/// What probes learnt about the size of stores. A store once seen holding at least `n` keys
+/// is not listed again for a batch of fewer than `n` records: its records are read one by one
+/// at once. Stores do shrink (garbage collection, a rescan, another tab), but believing one
+/// large when it is not only costs the reads a listing would have spared, never a wrong answer.
+#[derive(Default)]
+pub struct StoreSizes(RefCell<HashMap<String, u32>>);
+
+impl StoreSizes {
+    fn known_to_hold(&self, store: &str, keys: u32) -> bool {
+        self.0.borrow().get(store).is_some_and(|&held| held >= keys)
+    }
+
+    fn saw(&self, store: &str, keys: u32) {
+        let mut sizes = self.0.borrow_mut();
+        let held = sizes.entry(store.to_owned()).or_default();
+        *held = (*held).max(keys);
+    }
+}
+
 /// Probes the tombstones and `tables` for a batch of `batch_size` records (listing keys: not
 /// `count()`, which walks the whole store in Chromium) and reads the outbox totals, whose
-/// count says whether the outbox is empty.
+/// count says whether the outbox is empty. Stores `sizes` knows to be larger than the batch
+/// are not listed.
 pub async fn probe_occupancy(
     tx: &IdbTransaction,
+    sizes: &StoreSizes,
     tombstones: &IdbObjectStore,
     tables: &HashMap<String, IdbObjectStore>,
     batch_size: usize,
 ) -> SyncResult<(Occupancy, OutboxTotals)> {
     let limit = u32::try_from(batch_size).unwrap_or(u32::MAX - 1) + 1;
-    let probe = |store: &IdbObjectStore| {
+    let probe = |name: &str, store: &IdbObjectStore| {
+        if sizes.known_to_hold(name, limit) {
+            return Ok(None);
+        }
         store
             .get_all_keys_with_key_and_limit(&JsValue::NULL, limit)
+            .map(Some)
             .map_err(|e| idb::storage_error("probing a store", &e))
     };
-    let tombstones_req = probe(tombstones)?;
+    let tombstones_req = probe(TOMBSTONES, tombstones)?;
     let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
     let mut table_reqs = Vec::with_capacity(tables.len());
     for (name, table) in tables {
-        table_reqs.push((name, probe(table)?));
+        table_reqs.push((name, probe(name, table)?));
     }
-    idb::group_done(table_reqs.last().map(|(_, req)| req).or(Some(&totals_req)), "probing stores").await?;
+    let last = table_reqs.iter().filter_map(|(_, req)| req.as_ref()).next_back();
+    idb::group_done(last.or(Some(&totals_req)), "probing stores").await?;
     // The keys, if the store holds fewer than the limit (then they are all of its keys).
-    let listed = |keys: JsValue| Some(js_sys::Array::from(&keys)).filter(|keys| keys.length() < limit);
+    let listed = |name: &str, keys: JsValue| {
+        let keys = js_sys::Array::from(&keys);
+        if keys.length() < limit {
+            return Some(keys);
+        }
+        sizes.saw(name, limit);
+        None
+    };
     let mut occupancy = Occupancy {
         outbox: false,
         tombstones_listed: false,
         listed_tables: Vec::new(),
         found: HashMap::new(),
     };
-    if let Some(keys) = listed(idb::request(&tombstones_req, "probing tombstones").await?) {
+    if let Some(keys) = match tombstones_req {
+        Some(req) => listed(TOMBSTONES, idb::request(&req, "probing tombstones").await?),
+        None => None,
+    } {
         occupancy.tombstones_listed = true;
         for key in keys.iter() {
             let key = js_sys::Array::from(&key);
@@ -273,7 +311,8 @@ pub async fn probe_occupancy(
             .unwrap_or_default();
     occupancy.outbox = totals.count > 0;
     for (name, req) in table_reqs {
-        if let Some(keys) = listed(idb::request(&req, "probing records").await?) {
+        let Some(req) = req else { continue };
+        if let Some(keys) = listed(name, idb::request(&req, "probing records").await?) {
             occupancy.listed_tables.push(name.clone());
             for key in keys.iter() {
                 if let Some(pk) = key.as_string() {
@@ -348,13 +387,12 @@ impl TimeSlicer {
     }
 }
 
-/// A read's result, or `undefined` for a read that was not needed (its store is empty).
-pub async fn read_or_undefined(
-    req: Option<web_sys::IdbRequest>,
-    context: &'static str,
-) -> SyncResult<JsValue> {
+/// The result of a read of a group that is done (see [`idb::group_done`]), or `undefined` for a
+/// read that was not needed (its store is empty). Read directly: requests finish in order, and
+/// one that failed would have aborted the transaction, which the group's last read reports.
+pub fn read_result(req: Option<web_sys::IdbRequest>, context: &'static str) -> SyncResult<JsValue> {
     match req {
-        Some(req) => idb::request(&req, context).await,
+        Some(req) => req.result().map_err(|e| idb::storage_error(context, &e)),
         None => Ok(JsValue::UNDEFINED),
     }
 }

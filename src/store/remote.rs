@@ -7,8 +7,8 @@ use super::records::{
 };
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
-    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
-    read_state_request, write_state, Store, TimeSlicer,
+    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_result,
+    read_state_request, write_state, Store, StoreSizes, TimeSlicer,
 };
 use crate::idb;
 use crate::interop::to_js;
@@ -87,7 +87,7 @@ pub async fn apply_remote(
     let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS];
     add_store_names(&mut stores, changes.iter().map(|c| c.table_name.as_str()));
     let tx = store.transaction(&stores, true)?;
-    match apply_in(&tx, changes, originals, page, echoes, now_ms).await {
+    match apply_in(&tx, &store.sizes, changes, originals, page, echoes, now_ms).await {
         Ok(report) => {
             commit(&tx, "applying remote changes").await?;
             Ok(report)
@@ -118,6 +118,7 @@ struct KeyReads {
 
 async fn apply_in(
     tx: &IdbTransaction,
+    sizes: &StoreSizes,
     changes: Vec<SyncChange<JsPayload>>,
     originals: Vec<JsValue>,
     page: Option<PageEnd>,
@@ -138,7 +139,7 @@ async fn apply_in(
         }
     }
     // Which stores hold anything at all: empty ones get no per-record reads.
-    let (occupancy, _) = probe_occupancy(tx, &tombstones, &tables, changes.len()).await?;
+    let (occupancy, _) = probe_occupancy(tx, sizes, &tombstones, &tables, changes.len()).await?;
 
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
     // changes are read too (the cursor's position is known, but reads are cheap next to a
@@ -192,7 +193,7 @@ async fn apply_in(
     let mut records = Vec::with_capacity(reads.len());
     let mut last_tombstone = None;
     for read in &mut reads {
-        let record = read_or_undefined(read.record.take(), "reading a record").await?;
+        let record = read_result(read.record.take(), "reading a record")?;
         if read.may_be_tombstoned && read.tombstone.is_none() && !has_meta(&record) {
             let req = tombstones.get(&read.id.key()).map_err(err("reading a tombstone"))?;
             last_tombstone = Some(req.clone());
@@ -203,9 +204,8 @@ async fn apply_in(
     idb::group_done(last_tombstone.as_ref(), "reading tombstones").await?;
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
     for (read, record) in reads.into_iter().zip(records) {
-        let tombstone = read_or_undefined(read.tombstone, "reading a tombstone").await?;
-        let pending =
-            read_or_undefined(read.pending, "reading the outbox").await?.as_f64().unwrap_or(0.0) > 0.0;
+        let tombstone = read_result(read.tombstone, "reading a tombstone")?;
+        let pending = read_result(read.pending, "reading the outbox")?.as_f64().unwrap_or(0.0) > 0.0;
         let local = local_version(&record, &tombstone)?;
         let tombstoned = tombstone.is_object();
         // Kept only while it may need its server version set (see `RemoteDecision::Echo`).

@@ -8,8 +8,8 @@ use super::records::{
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
-    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_or_undefined,
-    read_state_request, write_state, Occupancy, Store, TimeSlicer,
+    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_result,
+    read_state_request, write_state, Occupancy, Store, StoreSizes, TimeSlicer,
 };
 use crate::idb;
 use serde::{Deserialize, Serialize};
@@ -64,7 +64,7 @@ pub async fn write_batch(
     let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE];
     add_store_names(&mut stores, writes.iter().map(|w| w.table.as_str()));
     let tx = store.transaction(&stores, true)?;
-    match write_in(&tx, writes, stamp, now_ms).await {
+    match write_in(&tx, &store.sizes, writes, stamp, now_ms).await {
         Ok(outcome) => {
             commit(&tx, "writing records").await?;
             Ok(outcome)
@@ -97,6 +97,7 @@ struct KeyReads {
 
 async fn write_in(
     tx: &IdbTransaction,
+    sizes: &StoreSizes,
     writes: Vec<LocalWrite>,
     stamp: &mut dyn FnMut(u64) -> ChangeStamp,
     now_ms: u64,
@@ -119,7 +120,7 @@ async fn write_in(
         writes.iter().any(|w| Some((&w.table, &w.pk)) != first)
     };
     let (occupancy, probed_totals) = if several {
-        let (occupancy, totals) = probe_occupancy(tx, &tombstones, &tables, writes.len()).await?;
+        let (occupancy, totals) = probe_occupancy(tx, sizes, &tombstones, &tables, writes.len()).await?;
         (occupancy, Some(totals))
     } else {
         (Occupancy::assumed_full(), None)
@@ -176,8 +177,9 @@ async fn write_in(
     idb::group_done(last.as_ref(), "reading records").await?;
     let mut totals: OutboxTotals = match probed_totals {
         Some(totals) => totals,
-        None => parse_state(read_or_undefined(totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
-            .unwrap_or_default(),
+        None => {
+            parse_state(read_result(totals_req, "reading sync state")?, OUTBOX_TOTALS)?.unwrap_or_default()
+        }
     };
     let mut from_whole: Vec<Option<StoredEntry>> = reads.iter().map(|_| None).collect();
     if let Some(req) = &whole_outbox {
@@ -196,10 +198,10 @@ async fn write_in(
     }
     let mut states: Vec<KeyState> = Vec::with_capacity(reads.len());
     for (r, whole) in reads.into_iter().zip(from_whole) {
-        let record = read_or_undefined(r.record, "reading a record").await?;
-        let tombstone = read_or_undefined(r.tombstone, "reading a tombstone").await?;
+        let record = read_result(r.record, "reading a record")?;
+        let tombstone = read_result(r.tombstone, "reading a tombstone")?;
         // Not read (the outbox is empty): no entries. `Array.from(undefined)` would throw.
-        let entries = read_or_undefined(r.entries, "reading the outbox").await?;
+        let entries = read_result(r.entries, "reading the outbox")?;
         let entries =
             if entries.is_undefined() { js_sys::Array::new() } else { js_sys::Array::from(&entries) };
         let newest = entries
