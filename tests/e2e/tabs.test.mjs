@@ -153,3 +153,33 @@ test('one page pushes, the other takes over when it closes, and no op is pushed 
   await context.close();
   await otherContext.close();
 });
+
+test('a run of awaited writes reaches the other tabs in a few messages, every change included', async () => {
+  const context = await browser.newContext();
+  const dbName = `burst-${Date.now()}`;
+  const open = async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/tests/e2e/support/blank.html`);
+    await page.evaluate(async (dbName) => {
+      const { SyncEngine, initSynclane } = await import('/dist/npm/dist/index.js');
+      await initSynclane();
+      window.engine = await SyncEngine.open({ workspaceId: 'burst', dbName, tables: ['notes'] });
+      window.seen = [];
+      window.engine.watch('notes', (event) => { if (event.source === 'other-tab') window.seen.push(...event.ids); });
+      // What crosses between the tabs, as any listener of the engine's channel sees it.
+      window.messages = 0;
+      new BroadcastChannel(`synclane:${dbName}`).onmessage = () => { window.messages += 1; };
+    }, dbName);
+    return page;
+  };
+  const watcher = await open();
+  const writer = await open();
+  const writes = 60;
+  await writer.evaluate(async (writes) => {
+    for (let i = 0; i < writes; i++) await window.engine.put('notes', { id: `n${i}`, text: 'one by one' });
+  }, writes);
+  await until('the other tab saw every write', async () => (await watcher.evaluate(() => new Set(window.seen).size)) === writes);
+  const messages = await watcher.evaluate(() => window.messages);
+  assert.ok(messages >= 1 && messages <= writes / 3, `${writes} writes took ${messages} messages`);
+  await context.close();
+});
