@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-wasm-pack build --release --target web --out-dir dist/wasm --out-name synclane --no-pack . >&2
+# Panic locations name the source files of dependencies by where cargo unpacked them: shipped
+# as `cargo-registry/...` and `rustup/...`, the wasm carries no path of the build machine.
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+rustup_home="${RUSTUP_HOME:-$HOME/.rustup}"
+RUSTFLAGS="--remap-path-prefix=$cargo_home/registry/src=cargo-registry --remap-path-prefix=$cargo_home/git/checkouts=cargo-git --remap-path-prefix=$rustup_home=rustup --remap-path-prefix=$PWD=synclane" \
+  wasm-pack build --release --target web --out-dir dist/wasm --out-name synclane --no-pack . >&2
 wasm="dist/wasm/synclane_bg.wasm"
 before=$(stat -c %s "$wasm")
 # The producers and target-features sections are build metadata no browser reads.

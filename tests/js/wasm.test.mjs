@@ -87,3 +87,24 @@ test('the npm package: exports resolve to built files, version matches the crate
     assert.ok(existsSync(`${packageDir}${file}`), `${file} exists`);
   }
 });
+
+test('the shipped files name no path of the machine that built them', async () => {
+  const { homedir } = await import('node:os');
+  const { readdirSync, statSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const machinePaths = [`${homedir()}/`, root, '/.cargo/registry', '/.rustup/'].filter((p) => p.length > 2);
+  const files = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.push(path);
+    }
+  };
+  walk(`${packageDir}dist`);
+  assert.ok(files.some((f) => f.endsWith('synclane_bg.wasm')), 'the wasm is among the files');
+  for (const file of files) {
+    const text = readFileSync(file).toString('latin1');
+    for (const path of machinePaths) assert.ok(!text.includes(path), `${file} names ${path}`);
+  }
+});
