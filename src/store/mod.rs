@@ -325,9 +325,10 @@ pub async fn probe_occupancy(
 }
 
 /// Splits a batch's synchronous work into slices, so that applying a page or writing a large
-/// batch never holds the main thread for long (the page stays responsive during a bootstrap). Between slices the batch waits for a cheap read in its own
-/// transaction: requests finish in order, so the transaction stays active and atomic, and the
-/// read's success event arrives in a new task, after the browser has had its turn.
+/// batch never holds the main thread for long (the page stays responsive during a bootstrap).
+/// Between slices the batch waits for a cheap read in its own transaction: requests finish in
+/// order, so the transaction stays active and atomic, and the read's success event arrives in
+/// a new task, after the browser has had its turn.
 ///
 /// The read a pause waits for was issued when the slice began, not when it ends. Requests are
 /// answered in order, so a read issued at the end would wait for every write of the slice to

@@ -6,12 +6,11 @@
 //! `[tableName, pk]`.
 
 use super::js_objects::{self, JsRecordKey, JsStrings};
-use crate::interop::to_js;
 use js_sys::{Object, Reflect};
 use serde::{Deserialize, Serialize};
 use synclane_core::outbox::OpState;
 use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The field that carries sync metadata inside a stored record.
 pub const META_FIELD: &str = "_sync";
@@ -106,32 +105,20 @@ pub fn local_version(record: &JsValue, tombstone: &JsValue) -> Result<LocalVersi
 }
 
 /// The stored form of a record: a copy of the app's object with `id` and `_sync` set. `meta`
-/// comes from [`StoredMeta::to_js`].
+/// comes from [`stamp_to_js`] (or, for a remote change, from its own object).
 pub fn stored_record(payload: &JsValue, id: &JsRecordKey, meta: &JsValue) -> JsValue {
     js_objects::stored_record(payload, &id.pk, meta)
 }
 
-impl StoredMeta {
-    /// The metadata as stored, built once per record and shared by every object that carries it.
-    pub fn to_js(&self, strings: &mut JsStrings) -> JsValue {
-        js_objects::stored_meta(
-            self.clock as f64,
-            &self.hlc,
-            &strings.get(&self.device_id),
-            &self.op_id,
-            self.server_version.map(|v| v as f64),
-        )
-    }
-}
-
-/// A local write's stamp as stored (no server version yet): see [`StoredMeta::to_js`].
-pub fn stamp_to_js(stamp: &ChangeStamp, strings: &mut JsStrings) -> JsValue {
+/// A stamp as stored in `_sync` and in tombstones (with the server version once known), built
+/// once per record and shared by every object that carries it.
+pub fn stamp_to_js(stamp: &ChangeStamp, server_version: Option<u64>, strings: &mut JsStrings) -> JsValue {
     js_objects::stored_meta(
         stamp.clock as f64,
         &stamp.hlc,
         &strings.get(&stamp.device_id),
         &stamp.op_id,
-        None,
+        server_version.map(|v| v as f64),
     )
 }
 
@@ -140,7 +127,7 @@ pub fn app_record(stored: JsValue, with_meta: bool) -> JsValue {
     if with_meta || !stored.is_object() {
         return stored;
     }
-    let _ = Reflect::delete_property(stored.unchecked_ref_object(), &META_FIELD.into());
+    let _ = Reflect::delete_property(stored.unchecked_ref::<Object>(), &META_FIELD.into());
     stored
 }
 
@@ -164,27 +151,21 @@ pub struct StoredEntry {
     pub last_error: Option<SyncError>,
 }
 
-/// Builds the stored entry object, with the payload kept as the JavaScript value it is. `stamp`
-/// is the entry's stamp from [`StoredMeta::to_js`].
-pub fn entry_to_js(
+/// Builds the stored object of a new outbox entry (pending, never failed, so without an
+/// error), with the payload kept as the JavaScript value it is. `stamp` is the entry's stamp
+/// from [`stamp_to_js`].
+pub fn new_entry_to_js(
     entry: &StoredEntry,
     payload: Option<&JsValue>,
     id: &JsRecordKey,
     stamp: &JsValue,
-) -> Result<JsValue, SyncError> {
-    if entry.last_error.is_some() {
-        let value = to_js(entry)?;
-        if let Some(payload) = payload {
-            set(value.unchecked_ref_object(), "payload", payload)?;
-        }
-        return Ok(value);
-    }
+) -> JsValue {
     let state = match entry.state {
         OpState::Pending => 0,
         OpState::InFlight => 1,
         OpState::Failed => 2,
     };
-    Ok(js_objects::stored_entry(
+    js_objects::stored_entry(
         entry.seq.map(|s| s as f64),
         &id.table,
         &id.pk,
@@ -196,7 +177,7 @@ pub fn entry_to_js(
         entry.byte_size as f64,
         entry.created_at as f64,
         payload.cloned(),
-    ))
+    )
 }
 
 pub fn op_index(op: OpKind) -> u32 {
@@ -206,8 +187,8 @@ pub fn op_index(op: OpKind) -> u32 {
     }
 }
 
-/// The stored form of a record's tombstone (as [`Tombstone`] reads it back). `meta` comes from
-/// [`StoredMeta::to_js`].
+/// The stored form of a record's tombstone (as [`Tombstone`] reads it back). `meta` is a stored
+/// stamp, as for [`stored_record`].
 pub fn stored_tombstone(id: &JsRecordKey, meta: &JsValue, deleted_at: u64) -> JsValue {
     js_objects::stored_tombstone(&id.table, &id.pk, meta, deleted_at as f64)
 }
@@ -231,14 +212,4 @@ pub fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), SyncError>
 /// Approximate size of a payload in bytes (its JSON length), for outbox capacity and limits.
 pub fn byte_size(payload: &JsValue) -> u64 {
     js_objects::json_bytes(payload) as u64
-}
-
-trait AsObject {
-    fn unchecked_ref_object(&self) -> &Object;
-}
-
-impl AsObject for JsValue {
-    fn unchecked_ref_object(&self) -> &Object {
-        wasm_bindgen::JsCast::unchecked_ref(self)
-    }
 }

@@ -138,7 +138,7 @@ async fn apply_in(
             tables.insert(change.table_name.clone(), object_store(tx, &change.table_name)?);
         }
     }
-    // Which stores hold anything at all: empty ones get no per-record reads.
+    // Which of the batch's records the stores may hold: records they surely lack are not read.
     let (occupancy, _) = probe_occupancy(tx, sizes, &tombstones, &tables, changes.len()).await?;
 
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
@@ -172,15 +172,17 @@ async fn apply_in(
         } else {
             None
         };
-        let tombstone = if may_be_tombstoned && record.is_none() {
-            Some(tombstones.get(&js_id.key()).map_err(err("reading a tombstone"))?)
-        } else {
-            None
+        let read_tombstone = may_be_tombstoned && record.is_none();
+        let key = (read_tombstone || occupancy.outbox).then(|| js_id.key());
+        let tombstone = match &key {
+            Some(key) if read_tombstone => Some(tombstones.get(key).map_err(err("reading a tombstone"))?),
+            _ => None,
         };
-        let pending = if occupancy.outbox {
-            Some(by_record.count_with_key(&js_id.key()).map_err(err("reading the outbox"))?)
-        } else {
-            None
+        let pending = match &key {
+            Some(key) if occupancy.outbox => {
+                Some(by_record.count_with_key(key).map_err(err("reading the outbox"))?)
+            }
+            _ => None,
         };
         last = pending.clone().or(tombstone.clone()).or(record.clone()).or(last);
         reads.push(KeyReads { record, tombstone, pending, may_be_tombstoned, id: js_id });

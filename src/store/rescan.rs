@@ -5,7 +5,7 @@
 
 use super::js_objects::JsStrings;
 use super::records::{
-    from_stored, local_version, set, stored_record, stored_tombstone, LocalVersion, StoredEntry, StoredMeta,
+    from_stored, local_version, set, stamp_to_js, stored_record, stored_tombstone, LocalVersion, StoredEntry,
     Tombstone,
 };
 use super::remote::CURSOR_STATE;
@@ -250,12 +250,12 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         {
             let Some(change) = remote_changes.get(&meta.key) else { continue };
             let table = object_store(&tx, &change.table_name)?;
-            let stored = StoredMeta::new(&change.stamp, Some(change.server_version));
+            let meta = stamp_to_js(&change.stamp, Some(change.server_version), &mut strings);
             let id = strings.record(&change.table_name, &change.pk);
             match (&change.op, &change.payload) {
                 (OpKind::Put, Some(payload)) => {
                     table
-                        .put(&stored_record(&payload.0, &id, &stored.to_js(&mut strings)))
+                        .put(&stored_record(&payload.0, &id, &meta))
                         .map_err(|e| idb::storage_error("writing a record", &e))?;
                     tomb_store
                         .delete(&id.key())
@@ -264,7 +264,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
                 _ => {
                     table.delete(&id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
                     tomb_store
-                        .put(&stored_tombstone(&id, &stored.to_js(&mut strings), now_ms))
+                        .put(&stored_tombstone(&id, &meta, now_ms))
                         .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::js_objects::{captured_op, JsRecordKey, JsStrings};
 use super::records::{
-    byte_size, entry_to_js, from_stored, local_version, op_index, stamp_to_js, stored_record,
+    byte_size, from_stored, local_version, new_entry_to_js, op_index, stamp_to_js, stored_record,
     stored_tombstone, StoredEntry,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
@@ -226,7 +226,7 @@ async fn write_in(
         let table = &tables[&write.table];
         let stamp = stamp(next_clock(state.clock));
         state.clock = Some(stamp.clock);
-        let meta = stamp_to_js(&stamp, &mut strings);
+        let meta = stamp_to_js(&stamp, None, &mut strings);
         let payload_size = match (&write.op, &write.record) {
             (OpKind::Put, Some(payload)) => {
                 let value = stored_record(payload, &state.id, &meta);
@@ -289,7 +289,7 @@ async fn write_in(
         slicer.step(tx).await?;
         if let Some((entry, payload, stamp)) = state.queued.take() {
             pending
-                .put(&entry_to_js(&entry, payload.as_ref(), &state.id, &stamp)?)
+                .put(&new_entry_to_js(&entry, payload.as_ref(), &state.id, &stamp))
                 .map_err(err("writing the outbox"))?;
         }
     }
