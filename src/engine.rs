@@ -10,7 +10,7 @@ use crate::store::records::{app_record, from_stored, StoredEntry};
 use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
 use crate::store::rescan;
 use crate::store::schema::{TableSpec, PENDING_OPS, SYNC_STATE};
-use crate::store::write::{write_batch, LocalWrite, OutboxTotals, CLOCK_STATE, OUTBOX_TOTALS};
+use crate::store::write::{read_totals, write_batch, LocalWrite, LEGACY_CLOCK_STATE};
 use crate::store::{object_store, read_state, write_state, Store};
 use crate::{idb, store};
 use js_sys::{Array, Promise, Reflect};
@@ -277,7 +277,7 @@ impl EngineCore {
             for entry in Array::from(&entries).iter() {
                 from_stored::<StoredEntry>(entry, "outbox entry")?;
             }
-            let totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+            let totals = read_totals(&tx).await?;
             let out = js_sys::Object::new();
             Reflect::set(&out, &"entries".into(), &entries).ok();
             Reflect::set(&out, &"totals".into(), &to_js(&totals)?).ok();
@@ -546,7 +546,8 @@ impl EngineCore {
         // Device id and clock survive restarts: read them, or create the device id once.
         let tx = store.transaction(&[SYNC_STATE], true)?;
         let stored_device: Option<String> = read_state(&tx, DEVICE_STATE).await?;
-        let last_hlc: Option<String> = read_state(&tx, CLOCK_STATE).await?;
+        let legacy_hlc: Option<String> = read_state(&tx, LEGACY_CLOCK_STATE).await?;
+        let last_local = read_totals(&tx).await?.last_hlc;
         let device_id = match (options.device_id, stored_device) {
             (Some(id), _) => id,
             (None, Some(id)) => id,
@@ -568,7 +569,8 @@ impl EngineCore {
                 .unwrap_or(defaults.reject_future_ms),
         };
         let clock = HybridClock::new(&device_id, Box::new(now_ms), policy)?;
-        if let Some(stamp) = last_hlc.as_deref().and_then(|h| HlcStamp::parse(h).ok()) {
+        let legacy = legacy_hlc.as_deref().and_then(|h| HlcStamp::parse(h).ok());
+        if let Some(stamp) = legacy.max(last_local) {
             clock.restore(stamp);
         }
         let inner = Inner {

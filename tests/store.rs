@@ -54,6 +54,91 @@ fn change(pk: &str, op: &str, clock: u64, version: u64, op_id: &str, title: &str
 
 const NOTES: &str = r#"[{"name":"notes","indexes":[{"name":"byTitle","keyPath":"title"}]}]"#;
 
+/// Runs `body` (JavaScript with `tx` in scope) in a readwrite transaction on `stores` of
+/// database `db`, beside synclane, and waits until it commits.
+async fn raw_write(db: &str, stores: &str, body: &str) {
+    let promise = js_sys::eval(&format!(
+        "new Promise((resolve, reject) => {{
+          const open = indexedDB.open('{db}');
+          open.onsuccess = () => {{
+            const tx = open.result.transaction({stores}, 'readwrite');
+            {body}
+            tx.oncomplete = () => {{ open.result.close(); resolve(); }};
+            tx.onerror = () => reject(tx.error);
+          }};
+          open.onerror = () => reject(open.error);
+        }})"
+    ))
+    .unwrap();
+    wait(promise.unchecked_into()).await.unwrap();
+}
+
+/// Moves the physical clock the engine reads (`Date.now`) by `offset_ms`; 0 puts it back.
+fn shift_physical_clock(offset_ms: i64) {
+    js_sys::eval(&format!(
+        "globalThis.realDateNow ??= Date.now; Date.now = () => globalThis.realDateNow() + ({offset_ms});"
+    ))
+    .unwrap();
+}
+
+async fn put_hlc(engine: &EngineCore, id: &str) -> String {
+    let result =
+        wait(engine.write(js(&format!(r#"[{{"table":"notes","op":"put","record":{{"id":"{id}"}}}}]"#))))
+            .await
+            .unwrap();
+    get(&result, "captured.0.hlc").as_string().unwrap()
+}
+
+/// The clock resumes past every stamp this device issued, even when the physical clock went
+/// back between two runs, and even after the outbox row was rewritten by a push in between.
+#[wasm_bindgen_test]
+async fn the_clock_resumes_after_a_restart_past_every_stamp_it_issued() {
+    let db = unique("clock");
+    let engine = open(&db, NOTES).await;
+    let first = put_hlc(&engine, "a").await;
+    assert_eq!(Array::from(&wait(engine.take_batch()).await.unwrap()).length(), 1);
+    engine.close();
+
+    shift_physical_clock(-120_000);
+    let engine = open(&db, NOTES).await;
+    let second = put_hlc(&engine, "b").await;
+    engine.close();
+    shift_physical_clock(0);
+    assert!(second > first, "{second} must follow {first}");
+    let outbox = wait(open(&db, NOTES).await.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(2.0));
+    assert!(get(&outbox, "totals.lastHlc").is_undefined(), "the totals tools see are counts");
+}
+
+/// A database that kept the clock in a row of its own (before the clock moved into the outbox
+/// row) resumes from it.
+#[wasm_bindgen_test]
+async fn a_database_that_kept_its_clock_in_its_own_row_resumes_from_it() {
+    let db = unique("legacy-clock");
+    let engine = open(&db, NOTES).await;
+    put_hlc(&engine, "a").await;
+    engine.close();
+    let legacy = hlc_now(60_000);
+    raw_write(
+        &db,
+        "'_sync_state'",
+        &format!(
+            "const state = tx.objectStore('_sync_state');
+             state.put({{ key: 'clock', value: '{legacy}' }});
+             state.get('outbox').onsuccess = (e) => {{
+               const row = e.target.result;
+               delete row.value.lastHlc;
+               state.put(row);
+             }};"
+        ),
+    )
+    .await;
+    let engine = open(&db, NOTES).await;
+    let next = put_hlc(&engine, "b").await;
+    engine.close();
+    assert!(next > legacy, "{next} must follow the stored {legacy}");
+}
+
 #[wasm_bindgen_test]
 async fn a_write_stores_the_record_and_its_outbox_entry_together() {
     let engine = open(&unique("write"), NOTES).await;
@@ -847,20 +932,7 @@ async fn a_remote_batch_finds_the_tombstones_of_records_it_does_not_hold_in_a_la
     setup.push(change("raw", "delete", 2, 8, "d-raw", ""));
     wait(engine.apply_remote(js(&format!("[{}]", setup.join(","))), 8.0, false)).await.unwrap();
     // A record written beside synclane (no `_sync`) while its tombstone is kept.
-    let raw_put = js_sys::eval(&format!(
-        "new Promise((resolve, reject) => {{
-          const open = indexedDB.open('{db}');
-          open.onsuccess = () => {{
-            const tx = open.result.transaction('notes', 'readwrite');
-            tx.objectStore('notes').put({{ id: 'raw', title: 'outside' }});
-            tx.oncomplete = () => {{ open.result.close(); resolve(); }};
-            tx.onerror = () => reject(tx.error);
-          }};
-          open.onerror = () => reject(open.error);
-        }})"
-    ))
-    .unwrap();
-    wait(raw_put.unchecked_into()).await.unwrap();
+    raw_write(&db, "'notes'", "tx.objectStore('notes').put({ id: 'raw', title: 'outside' });").await;
     let tombstones = |view: &JsValue| get(view, "tombstones").as_f64();
     assert_eq!(tombstones(&wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap()), Some(7.0));
 

@@ -25,7 +25,7 @@ use synclane_core::{ErrorCode, SyncError, SyncResult};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
-use write::{OutboxTotals, OUTBOX_TOTALS};
+use write::{totals_from_row, OutboxTotals, OUTBOX_TOTALS};
 
 /// A DOM event handler kept alive as long as the connection it listens to.
 type EventListener = Closure<dyn FnMut(web_sys::Event)>;
@@ -306,9 +306,7 @@ pub async fn probe_occupancy(
             }
         }
     }
-    let totals: OutboxTotals =
-        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
-            .unwrap_or_default();
+    let totals = totals_from_row(idb::request(&totals_req, "reading sync state").await?)?;
     occupancy.outbox = totals.count > 0;
     for (name, req) in table_reqs {
         let Some(req) = req else { continue };
@@ -451,10 +449,15 @@ pub fn parse_state<T: DeserializeOwned>(row: JsValue, key: &str) -> SyncResult<O
 
 /// Writes a value of `_sync_state` (the request completes with the transaction).
 pub fn write_state<T: Serialize>(tx: &IdbTransaction, key: &str, value: &T) -> SyncResult<()> {
+    write_state_value(tx, key, &crate::interop::to_js(value)?)
+}
+
+/// Writes a value of `_sync_state` already converted to JavaScript.
+pub fn write_state_value(tx: &IdbTransaction, key: &str, value: &JsValue) -> SyncResult<()> {
     let store = object_store(tx, SYNC_STATE)?;
     let object = js_sys::Object::new();
     set(&object, "key", &JsValue::from_str(key))?;
-    set(&object, "value", &crate::interop::to_js(value)?)?;
+    set(&object, "value", value)?;
     store.put(&object).map(|_| ()).map_err(|e| idb::storage_error("writing sync state", &e))
 }
 

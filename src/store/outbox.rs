@@ -4,8 +4,8 @@
 
 use super::records::{from_stored, StoredEntry};
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE};
-use super::write::{OutboxTotals, OUTBOX_TOTALS};
-use super::{abort, commit, object_store, read_state, record_key, write_state, Store};
+use super::write::{read_totals, write_totals, OutboxTotals};
+use super::{abort, commit, object_store, record_key, Store};
 use crate::idb;
 use crate::interop::to_js;
 use js_sys::{Array, Reflect};
@@ -140,7 +140,7 @@ impl AsObject for JsValue {
 pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> SyncResult<Array> {
     let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
     let result = async {
-        let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+        let mut totals = read_totals(&tx).await?;
         // With nothing in flight, the batch is the first due entries in queue order: reading the
         // head of the queue decides it. Otherwise every in-flight record must be known.
         let head = if totals.in_flight == 0 { queue_head(&tx, now_ms, config).await? } else { None };
@@ -171,7 +171,7 @@ pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> Sy
         }
         if batch.length() > 0 {
             totals.in_flight += u64::from(batch.length());
-            write_state(&tx, OUTBOX_TOTALS, &totals)?;
+            write_totals(&tx, &totals)?;
         }
         Ok::<_, SyncError>(batch)
     }
@@ -261,7 +261,7 @@ async fn settle_in(
     let pending = object_store(tx, PENDING_OPS)?;
     let by_record =
         pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
-    let mut totals: OutboxTotals = read_state(tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+    let mut totals = read_totals(tx).await?;
     let mut report = SettleReport::default();
     // Two round trips for the whole batch: every entry, then every record's entry count.
     let entry_reqs = settlements
@@ -330,7 +330,7 @@ async fn settle_in(
             removed_per_record.insert(record, removed_earlier + 1);
         }
     }
-    write_state(tx, OUTBOX_TOTALS, &totals)?;
+    write_totals(tx, &totals)?;
     report.totals = totals;
     Ok(report)
 }
@@ -374,7 +374,7 @@ pub async fn resolve_failed(
         if entry.state != OpState::Failed {
             return Err(SyncError::invalid_argument(format!("op {op_id:?} is not failed")));
         }
-        let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+        let mut totals = read_totals(&tx).await?;
         match action {
             FailedOpAction::Retry => {
                 let mut updated = entry.clone();
@@ -389,7 +389,7 @@ pub async fn resolve_failed(
             }
         }
         totals.failed = totals.failed.saturating_sub(1);
-        write_state(&tx, OUTBOX_TOTALS, &totals)?;
+        write_totals(&tx, &totals)?;
         Ok::<_, SyncError>(value)
     }
     .await;
@@ -407,7 +407,7 @@ pub async fn resolve_failed(
 pub async fn recover_in_flight(store: &Store) -> SyncResult<u32> {
     let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
     let result = async {
-        let mut totals: OutboxTotals = read_state(&tx, OUTBOX_TOTALS).await?.unwrap_or_default();
+        let mut totals = read_totals(&tx).await?;
         let mut count = 0;
         for (value, entry) in all_entries(&tx).await? {
             if entry.state == OpState::InFlight {
@@ -418,7 +418,7 @@ pub async fn recover_in_flight(store: &Store) -> SyncResult<u32> {
             }
         }
         totals.in_flight = 0;
-        write_state(&tx, OUTBOX_TOTALS, &totals)?;
+        write_totals(&tx, &totals)?;
         Ok::<_, SyncError>(count)
     }
     .await;
