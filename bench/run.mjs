@@ -2,7 +2,7 @@
 // floor, Dexie with a hand-written outbox, and TinyBase, in one headless Chromium, interleaved
 // run by run; medians of the runs. Prints a table and writes dist/bench/results.json.
 //
-// Knobs (environment): BENCH_RUNS (5), BENCH_BOOTSTRAP_RUNS (2), BENCH_BOOTSTRAP_RECORDS
+// Knobs (environment): BENCH_RUNS (5), BENCH_BATCH_SAMPLES (3), BENCH_BOOTSTRAP_RUNS (2), BENCH_BOOTSTRAP_RECORDS
 // (100000), BENCH_SINGLE_WRITES (200), BENCH_COALESCE_WRITES (10000), BENCH_CONTENDERS and
 // BENCH_SCENARIOS (comma-separated subsets), BENCH_STORAGE (disk | memory), BENCH_TIMEOUT_S
 // (300, per measurement), BENCH_OUT, BENCH_FROM, CHROMIUM_PATH. See bench/README.md.
@@ -36,6 +36,9 @@ function fail(message) {
 const CONTENDERS = list('BENCH_CONTENDERS', ['synclane', 'floor', 'dexie', 'tinybase']);
 const SCENARIOS = list('BENCH_SCENARIOS', ['singleWrite', 'batchWrite', 'remoteApply', 'coalesce', 'reads', 'bootstrap', 'size']);
 const RUNS = Math.max(1, int('BENCH_RUNS', 5));
+// A batch is one sample of half a second, and one sample moves by a fifth on a shared machine:
+// each run takes several, interleaved by contender.
+const BATCH_SAMPLES = Math.max(1, int('BENCH_BATCH_SAMPLES', 3));
 const BOOTSTRAP_RUNS = Math.max(1, int('BENCH_BOOTSTRAP_RUNS', 2));
 const BOOTSTRAP_RECORDS = Math.max(1, int('BENCH_BOOTSTRAP_RECORDS', 100_000));
 const SINGLE_WRITES = Math.max(1, int('BENCH_SINGLE_WRITES', 200));
@@ -231,9 +234,11 @@ async function main() {
     for (let run = 1; run <= RUNS; run++) {
       log(`run ${run}/${RUNS}`);
       for (const scenario of perRun) {
-        for (const contender of CONTENDERS) {
-          const params = scenario === 'singleWrite' ? { writes: SINGLE_WRITES } : scenario === 'remoteApply' ? { baseMs } : {};
-          await measure(contender, scenario, params);
+        for (let sample = 0; sample < (scenario === 'batchWrite' ? BATCH_SAMPLES : 1); sample++) {
+          for (const contender of CONTENDERS) {
+            const params = scenario === 'singleWrite' ? { writes: SINGLE_WRITES } : scenario === 'remoteApply' ? { baseMs } : {};
+            await measure(contender, scenario, params);
+          }
         }
         if (scenario === 'remoteApply' && CONTENDERS.includes('synclane')) await measure('synclane', 'remoteSyncNow', { baseMs });
         if (scenario === 'singleWrite' && CONTENDERS.includes('floor')) await measure('floor', 'singleWriteReading', { writes: SINGLE_WRITES });
@@ -266,6 +271,7 @@ async function main() {
       loadAverage: { atStart: loadAtStart, atEnd: loadavg().map((x) => Number(x.toFixed(2))) },
       node: process.version,
       runs: RUNS,
+      batchSamples: BATCH_SAMPLES,
       bootstrapRuns: BOOTSTRAP_RUNS,
       bootstrapRecords: BOOTSTRAP_RECORDS,
       singleWrites: SINGLE_WRITES,
@@ -446,7 +452,7 @@ function table(m, size, checks, meta) {
   const line = (r) => `| ${r.map((v, i) => String(v).padEnd(widths[i])).join(' | ')} |`;
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
   const notes = [
-    `Medians of ${meta.runs} runs (bootstrap: ${meta.bootstrapRuns}, its main-thread figures from the worst run; coalescing: 1, its counts are deterministic), interleaved by contender.`,
+    `Medians of ${meta.runs} runs (batched writes: ${meta.runs * (meta.batchSamples ?? 1)} samples, ${meta.batchSamples ?? 1} per run; bootstrap: ${meta.bootstrapRuns}, its main-thread figures from the worst run; coalescing: 1, its counts are deterministic), interleaved by contender.`,
     `Chromium ${meta.chromium} headless, IndexedDB on ${meta.storage}, ${meta.crossOriginIsolated ? 'cross-origin isolated (timers in microseconds)' : 'not cross-origin isolated (timers in tenths of a millisecond)'}; ${meta.cpu}, ${meta.cores} cores; synclane ${meta.versions.synclane}, Dexie ${meta.versions.dexie}, TinyBase ${meta.versions.tinybase}. KB = 1,024 bytes, MB = 1,048,576.`,
     'Ratios are value / floor value (for records/s, below 1 is slower). (!) marks a contender whose final state was not the expected one; n/a: the contender does not support the scenario; none: no long task (over 50 ms) was reported.',
   ];

@@ -1,12 +1,15 @@
-//! The JavaScript objects the store writes, built in JavaScript by one call each, and the
-//! strings they share, decoded from the wasm once per batch.
+//! The JavaScript objects the store writes, built (and for records and outbox entries, put) in
+//! JavaScript by one call each, and the strings they share, decoded from the wasm once per batch.
 //!
 //! Building an object from the wasm field by field costs a call across the boundary per field,
 //! and every Rust string handed to JavaScript is decoded again on each crossing. In a batch of
 //! hundreds of records both were a large share of the wasm's time, more than its decisions.
+//! Each call also costs most in a page whose code is still cold (the first large batch after
+//! load): there, calls out of the wasm took a sixth of the batch's extra time.
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+use web_sys::IdbObjectStore;
 
 // Spread defines properties (never runs a `__proto__` setter, as `Object.assign` would).
 // Enums travel as their index in these lists: strings would each be decoded on the way.
@@ -25,30 +28,34 @@ export function remoteMeta(change, clock, deviceId, serverVersion) {
   const stamp = change.stamp;
   return { clock, hlc: stamp.hlc, deviceId, opId: stamp.opId ?? stamp.op_id, serverVersion };
 }
-export function storedRecord(payload, id, meta) {
-  return { ...payload, id, _sync: meta };
+// Puts a record with its metadata; with `measure`, returns the payload's size for the outbox
+// (its JSON's UTF-8 length, measured without copying the JSON into the wasm).
+export function putRecord(store, payload, id, meta, measure) {
+  store.put({ ...payload, id, _sync: meta });
+  return measure ? jsonBytes(payload) : 0;
 }
 export function storedTombstone(tableName, pk, meta, deletedAt) {
   return { key: [tableName, pk], tableName, pk, meta, deletedAt };
 }
-export function storedEntry(seq, tableName, pk, op, stamp, state, attempts, nextAttemptAt, byteSize, createdAt, payload) {
+export function putEntry(store, seq, tableName, pk, op, stamp, state, attempts, nextAttemptAt, byteSize, createdAt, payload) {
   const entry = seq === undefined ? {} : { seq };
   Object.assign(entry, {
     opId: stamp.opId, tableName, pk, op: OPS[op], stamp, state: STATES[state],
     attempts, nextAttemptAt, byteSize, createdAt,
   });
   if (payload !== undefined) entry.payload = payload;
-  return entry;
+  store.put(entry);
 }
-export function capturedOp(tableName, pk, op, stamp, replacedOpId) {
+// Adds the op a local write reports to `list`.
+export function captureOp(list, tableName, pk, op, stamp, replacedOpId) {
   const captured = { opId: stamp.opId, tableName, pk, op: OPS[op], clock: stamp.clock, hlc: stamp.hlc };
   if (replacedOpId !== undefined) captured.replacedOpId = replacedOpId;
-  return captured;
+  list.push(captured);
 }
 export function appliedChange(tableName, pk, op, serverVersion) {
   return { tableName, pk, op: OPS[op], serverVersion };
 }
-export function jsonBytes(value) {
+function jsonBytes(value) {
   let text;
   try {
     text = JSON.stringify(value);
@@ -80,13 +87,24 @@ extern "C" {
     /// object (`change` is the object the change was read from).
     #[wasm_bindgen(js_name = remoteMeta)]
     pub fn remote_meta(change: &JsValue, clock: f64, device_id: &JsValue, server_version: f64) -> JsValue;
-    #[wasm_bindgen(js_name = storedRecord)]
-    pub fn stored_record(payload: &JsValue, id: &JsValue, meta: &JsValue) -> JsValue;
+    /// Puts `{ ...payload, id, _sync: meta }` into `store`; with `measure`, returns the UTF-8
+    /// length of the payload's JSON (0 for a value JSON cannot express, such as a BigInt).
+    /// One call out of the wasm where there were three: each call costs most while the page's
+    /// code is still cold.
+    #[wasm_bindgen(js_name = putRecord, catch)]
+    pub fn put_record(
+        store: &IdbObjectStore,
+        payload: &JsValue,
+        id: &JsValue,
+        meta: &JsValue,
+        measure: bool,
+    ) -> Result<f64, JsValue>;
     #[wasm_bindgen(js_name = storedTombstone)]
     pub fn stored_tombstone(table_name: &JsValue, pk: &JsValue, meta: &JsValue, deleted_at: f64) -> JsValue;
-    /// An outbox entry; `stamp` is a [`stored_meta`] without a server version.
-    #[wasm_bindgen(js_name = storedEntry)]
-    pub fn stored_entry(
+    /// Puts an outbox entry into `store`; `stamp` is a [`stored_meta`] without a server version.
+    #[wasm_bindgen(js_name = putEntry, catch)]
+    pub fn put_entry(
+        store: &IdbObjectStore,
         seq: Option<f64>,
         table_name: &JsValue,
         pk: &JsValue,
@@ -98,21 +116,19 @@ extern "C" {
         byte_size: f64,
         created_at: f64,
         payload: Option<JsValue>,
-    ) -> JsValue;
-    /// The op a local write reports (the TypeScript `CapturedOp`).
-    #[wasm_bindgen(js_name = capturedOp)]
-    pub fn captured_op(
+    ) -> Result<(), JsValue>;
+    /// Adds the op a local write reports (the TypeScript `CapturedOp`) to `list`.
+    #[wasm_bindgen(js_name = captureOp)]
+    pub fn capture_op(
+        list: &js_sys::Array,
         table_name: &JsValue,
         pk: &JsValue,
         op: u32,
         stamp: &JsValue,
         replaced_op_id: Option<String>,
-    ) -> JsValue;
+    );
     #[wasm_bindgen(js_name = appliedChange)]
     pub fn applied_change(table_name: &JsValue, pk: &JsValue, op: u32, server_version: f64) -> JsValue;
-    /// The UTF-8 length of a value's JSON, measured without copying the JSON into the wasm.
-    #[wasm_bindgen(js_name = jsonBytes)]
-    pub fn json_bytes(value: &JsValue) -> f64;
 }
 
 /// The JavaScript copies of a batch's repeated strings (table names, device ids).

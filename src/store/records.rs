@@ -9,8 +9,9 @@ use super::js_objects::{self, JsRecordKey, JsStrings};
 use js_sys::{Object, Reflect};
 use serde::{Deserialize, Serialize};
 use synclane_core::outbox::OpState;
-use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError};
+use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError, SyncResult};
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbObjectStore;
 
 /// The field that carries sync metadata inside a stored record.
 pub const META_FIELD: &str = "_sync";
@@ -104,10 +105,17 @@ pub fn local_version(record: &JsValue, tombstone: &JsValue) -> Result<LocalVersi
     Ok(LocalVersion::Absent)
 }
 
-/// The stored form of a record: a copy of the app's object with `id` and `_sync` set. `meta`
-/// comes from [`stamp_to_js`] (or, for a remote change, from its own object).
-pub fn stored_record(payload: &JsValue, id: &JsRecordKey, meta: &JsValue) -> JsValue {
-    js_objects::stored_record(payload, &id.pk, meta)
+/// Puts the stored form of a record: a copy of the app's object with `id` and `_sync` set.
+/// `meta` comes from [`stamp_to_js`] (or, for a remote change, from its own object).
+pub fn put_record(
+    store: &IdbObjectStore,
+    payload: &JsValue,
+    id: &JsRecordKey,
+    meta: &JsValue,
+) -> SyncResult<()> {
+    js_objects::put_record(store, payload, &id.pk, meta, false)
+        .map(|_| ())
+        .map_err(|e| crate::idb::storage_error("writing a record", &e))
 }
 
 /// A stamp as stored in `_sync` and in tombstones (with the server version once known), built
@@ -151,21 +159,23 @@ pub struct StoredEntry {
     pub last_error: Option<SyncError>,
 }
 
-/// Builds the stored object of a new outbox entry (pending, never failed, so without an
-/// error), with the payload kept as the JavaScript value it is. `stamp` is the entry's stamp
-/// from [`stamp_to_js`].
-pub fn new_entry_to_js(
+/// Puts the stored object of a new outbox entry (pending, never failed, so without an error),
+/// with the payload kept as the JavaScript value it is. `stamp` is the entry's stamp from
+/// [`stamp_to_js`].
+pub fn put_new_entry(
+    store: &IdbObjectStore,
     entry: &StoredEntry,
     payload: Option<&JsValue>,
     id: &JsRecordKey,
     stamp: &JsValue,
-) -> JsValue {
+) -> SyncResult<()> {
     let state = match entry.state {
         OpState::Pending => 0,
         OpState::InFlight => 1,
         OpState::Failed => 2,
     };
-    js_objects::stored_entry(
+    js_objects::put_entry(
+        store,
         entry.seq.map(|s| s as f64),
         &id.table,
         &id.pk,
@@ -178,6 +188,7 @@ pub fn new_entry_to_js(
         entry.created_at as f64,
         payload.cloned(),
     )
+    .map_err(|e| crate::idb::storage_error("writing the outbox", &e))
 }
 
 pub fn op_index(op: OpKind) -> u32 {
@@ -207,9 +218,4 @@ pub fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), SyncError>
     Reflect::set(target, &key.into(), value)
         .map(|_| ())
         .map_err(|_| SyncError::new(ErrorCode::Internal, format!("could not set {key}")))
-}
-
-/// Approximate size of a payload in bytes (its JSON length), for outbox capacity and limits.
-pub fn byte_size(payload: &JsValue) -> u64 {
-    js_objects::json_bytes(payload) as u64
 }

@@ -3,7 +3,7 @@
 
 use super::js_objects::{self, JsRecordKey, JsStrings};
 use super::records::{
-    has_meta, local_version, op_index, stored_record, stored_tombstone, LocalVersion, StoredMeta,
+    has_meta, local_version, op_index, put_record, stored_tombstone, LocalVersion, StoredMeta,
 };
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
@@ -347,8 +347,7 @@ fn write_version(
 ) -> SyncResult<LocalVersion> {
     match (&change.op, &change.payload) {
         (OpKind::Put, Some(payload)) => {
-            let value = stored_record(&payload.0, &state.id, meta_js);
-            table.put(&value).map_err(|e| idb::storage_error("writing a record", &e))?;
+            put_record(table, &payload.0, &state.id, meta_js)?;
             if state.tombstoned {
                 tombstones
                     .delete(&state.id.key())

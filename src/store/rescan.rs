@@ -5,7 +5,7 @@
 
 use super::js_objects::JsStrings;
 use super::records::{
-    from_stored, local_version, set, stamp_to_js, stored_record, stored_tombstone, LocalVersion, StoredEntry,
+    from_stored, local_version, put_record, set, stamp_to_js, stored_tombstone, LocalVersion, StoredEntry,
     Tombstone,
 };
 use super::remote::CURSOR_STATE;
@@ -254,9 +254,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
             let id = strings.record(&change.table_name, &change.pk);
             match (&change.op, &change.payload) {
                 (OpKind::Put, Some(payload)) => {
-                    table
-                        .put(&stored_record(&payload.0, &id, &meta))
-                        .map_err(|e| idb::storage_error("writing a record", &e))?;
+                    put_record(&table, &payload.0, &id, &meta)?;
                     tomb_store
                         .delete(&id.key())
                         .map_err(|e| idb::storage_error("clearing a tombstone", &e))?;

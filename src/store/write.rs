@@ -1,10 +1,9 @@
 //! The local write path: stamp each op, write the record (or its tombstone) and its coalesced
 //! outbox entry in one transaction. Either all of a batch lands or none of it does.
 
-use super::js_objects::{captured_op, JsRecordKey, JsStrings};
+use super::js_objects::{capture_op, put_record, JsRecordKey, JsStrings};
 use super::records::{
-    byte_size, from_stored, local_version, new_entry_to_js, op_index, set, stamp_to_js, stored_record,
-    stored_tombstone, StoredEntry,
+    from_stored, local_version, op_index, put_new_entry, set, stamp_to_js, stored_tombstone, StoredEntry,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
@@ -267,13 +266,14 @@ async fn write_in(
         let meta = stamp_to_js(&stamp, None, &mut strings);
         let payload_size = match (&write.op, &write.record) {
             (OpKind::Put, Some(payload)) => {
-                let value = stored_record(payload, &state.id, &meta);
-                table.put(&value).map_err(err("writing a record"))?;
+                // One call puts the record and measures its payload.
+                let size =
+                    put_record(table, payload, &state.id.pk, &meta, true).map_err(err("writing a record"))?;
                 if state.tombstoned {
                     tombstones.delete(&state.id.key()).map_err(err("clearing a tombstone"))?;
                     state.tombstoned = false;
                 }
-                byte_size(payload)
+                size as u64
             }
             _ => {
                 table.delete(&state.id.pk).map_err(err("deleting a record"))?;
@@ -317,7 +317,7 @@ async fn write_in(
         };
         totals.bytes += entry.byte_size;
         totals.count += 1;
-        captured.push(&captured_op(&state.id.table, &state.id.pk, op_index(write.op), &meta, replaced_op_id));
+        capture_op(&captured, &state.id.table, &state.id.pk, op_index(write.op), &meta, replaced_op_id);
         let payload = if write.op == OpKind::Put { write.record } else { None };
         state.queued = Some((entry, payload, meta));
         last_hlc = Some(stamp.hlc);
@@ -326,9 +326,7 @@ async fn write_in(
     for state in &mut states {
         slicer.step(tx).await?;
         if let Some((entry, payload, stamp)) = state.queued.take() {
-            pending
-                .put(&new_entry_to_js(&entry, payload.as_ref(), &state.id, &stamp))
-                .map_err(err("writing the outbox"))?;
+            put_new_entry(&pending, &entry, payload.as_ref(), &state.id, &stamp)?;
         }
     }
     // The stamps rise through the batch; another tab's clock may have stored a later one.
