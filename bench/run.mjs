@@ -259,6 +259,7 @@ async function main() {
         for (const contender of CONTENDERS) {
           await measure(contender, 'bootstrap', { url: syncServer.url, token: TOKEN, workspaceId: BOOTSTRAP_WORKSPACE, expected: BOOTSTRAP_RECORDS });
         }
+        if (CONTENDERS.includes('floor')) await measure('floor', 'putCeiling', { count: BOOTSTRAP_RECORDS });
       }
     }
     results.meta = {
@@ -432,6 +433,13 @@ function table(m, size, checks, meta) {
     rows.push(['  same changes through syncNow() (ms)', ...cols.map((c) => (c === 'synclane' ? cell('remoteSyncNow', 'synclane', 'ms') : 'n/a')), '', '', 'informative', '']);
   }
   row(`bootstrap ${fmt(meta.bootstrapRecords)} over HTTP (records/s)`, 'bootstrap', 'recordsPerSec', '>= 25,000/s', ['bootstrap.rate']);
+  if (m.putCeiling?.floor) {
+    // The same records put with nothing else (no network, no reads): no bootstrap on this
+    // machine can store records faster than its IndexedDB takes them.
+    const ceiling = m.putCeiling.floor.recordsPerSec;
+    const ours = m.bootstrap?.synclane?.recordsPerSec;
+    rows.push(['  floor putting the records alone, no network (records/s)', ...cols.map((c) => (c === 'floor' ? fmt(ceiling) : '')), ours ? `${(ours / ceiling).toFixed(2)}x of it` : '', '', 'informative', '']);
+  }
   row('bootstrap: longest main-thread task, worst run (ms)', 'bootstrap', 'longestTaskMs', 'none over 50 ms', ['bootstrap.longTask'], { noRatio: true });
   row('bootstrap: setTimeout(0) lateness, worst run (ms)', 'bootstrap', 'maxTimerLatenessMs', '', [], { noRatio: true });
   row(`${fmt(meta.coalesceWrites)} writes over 100 records: ops pushed`, 'coalesce', 'ops', 'exactly 100', ['coalesce.ops']);

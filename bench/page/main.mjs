@@ -134,6 +134,18 @@ const SCENARIOS = {
     return { getMeanMs: get.mean, getP50: get.p50, getP95: get.p95, getAllMs, ok: all.length === records };
   },
 
+  /**
+   * The floor only: the bootstrap's records put in transactions of `limit`, with nothing
+   * else (no network, no reads): the ceiling of any bootstrap's rate on this machine.
+   */
+  async putCeiling(contender, db, { count, limit = 500 }) {
+    if (contender !== 'floor') return unsupported('the floor alone measures the ceiling');
+    const t = now();
+    const records = await db.putOnly(count, limit, (i) => record(i));
+    const ms = now() - t;
+    return { ms, records, recordsPerSec: (records / ms) * 1000, ok: records === count };
+  },
+
   /** A cold start against the reference server holding `expected` records. */
   async bootstrap(contender, db, { url, token, workspaceId, expected, limit = 500 }) {
     const wasmBefore = contender === 'synclane' ? await wasmMemoryBytes() : undefined;

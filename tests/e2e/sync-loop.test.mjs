@@ -186,6 +186,63 @@ test('a bootstrap of 10,000 records reports progress; a rescan after expiry reba
   console.log(`bootstrap of 10,000 records: ${Math.round(result.bootstrapMs)} ms`, result.phases);
 });
 
+test('a catch-up asks for the next page while it stores the current one; a page that fails drops the next and loses nothing', async () => {
+  const result = await inPage(async () => {
+    const { MemorySyncProvider, MemorySyncServer } = window.synclane;
+    const server = new MemorySyncServer();
+    const writer = await window.openDevice('writer', new MemorySyncProvider({ id: 'w', server }));
+    await writer.batch(Array.from({ length: 100 }, (_, i) => ({ table: 'notes', op: 'put', record: { id: `n${i}`, text: 'v1' } })));
+    await writer.syncNow();
+    // The reader's provider: the real one, logging when each pull starts; a fault can spoil
+    // the answer to the pull from a given cursor.
+    const real = new MemorySyncProvider({ id: 'r', server });
+    const log = [];
+    let spoilFrom;
+    const provider = {
+      id: 'logging',
+      mode: 'direct',
+      subscribe: (...args) => real.subscribe(...args),
+      push: (batch) => real.push(batch),
+      updateCursor: (...args) => real.updateCursor(...args),
+      pull: async (request) => {
+        log.push(`pull ${request.cursor}`);
+        const response = await real.pull(request);
+        if (request.cursor !== spoilFrom) return response;
+        spoilFrom = undefined;
+        return { ...response, changes: response.changes.map((c, i) => (i === 3 ? { ...c, op: 'upsert' } : c)) };
+      },
+    };
+    const reader = await window.openDevice('reader', provider, { pullLimit: 20 });
+    reader.hooks.on('sync.pull:action:applied', (e) => log.push(`applied ${e.cursor}`));
+    // Pages: 20 records (a bootstrap's first page is at most 100), then pages of 20. The page
+    // from cursor 40 is spoilt: the sync stops there, with what came before stored.
+    spoilFrom = 40;
+    const failed = await reader.syncNow();
+    const afterFailure = { count: (await reader.getAll('notes')).length, cursor: (await reader.cursor()).cursor };
+    const failureLog = [...log];
+    log.length = 0;
+    const resumed = await reader.syncNow();
+    return {
+      failedCode: failed.report?.error?.code,
+      afterFailure,
+      failureLog,
+      resumedError: resumed.report?.error?.code ?? null,
+      resumeLog: log,
+      count: (await reader.getAll('notes')).length,
+      cursor: (await reader.cursor()).cursor,
+    };
+  });
+  // The pull of each next page starts before the page before it is stored; the page after the
+  // spoilt one was asked for, and is dropped.
+  assert.deepEqual(result.failureLog, ['pull 0', 'pull 20', 'applied 20', 'pull 40', 'applied 40', 'pull 60']);
+  assert.equal(result.failedCode, 'invalid_change');
+  assert.deepEqual(result.afterFailure, { count: 40, cursor: 40 }, 'the spoilt page stored nothing');
+  assert.equal(result.resumedError, null);
+  assert.deepEqual(result.resumeLog.slice(0, 3), ['pull 40', 'pull 60', 'applied 60']);
+  assert.equal(result.count, 100);
+  assert.equal(result.cursor, 100);
+});
+
 test('plan() tells what the next sync would push and what a rescan would change, and changes nothing', async () => {
   const result = await inPage(async () => {
     const { MemorySyncProvider, MemorySyncServer } = window.synclane;
