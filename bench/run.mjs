@@ -428,6 +428,7 @@ function table(m, size, checks, meta) {
     rows.push(['  floor reading first, p50 (ms)', ...cols.map((c) => (c === 'floor' ? fmt(reading) : '')), ours ? `${(ours / reading).toFixed(2)}x of it` : '', '', 'informative', '']);
   }
   row('1,000 writes in one batch (ms)', 'batchWrite', 'ms', '<= 1.3x floor; < Dexie', ['batchWrite.floorRatio', 'batchWrite.vsDexie']);
+  row('  the first batch of a fresh page (ms)', 'batchWrite', 'firstMs', 'informative');
   row('10,000 remote changes, batches of 500 (ms)', 'remoteApply', 'ms', '<= 1.5x floor; < Dexie', ['remoteApply.floorRatio', 'remoteApply.vsDexie']);
   if (m.remoteSyncNow?.synclane) {
     rows.push(['  same changes through syncNow() (ms)', ...cols.map((c) => (c === 'synclane' ? cell('remoteSyncNow', 'synclane', 'ms') : 'n/a')), '', '', 'informative', '']);
