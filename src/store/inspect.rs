@@ -4,7 +4,7 @@
 
 use super::remote::CURSOR_STATE;
 use super::schema::{CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::write::{OutboxTotals, OUTBOX_TOTALS};
+use super::write::{totals_from_row, OUTBOX_TOTALS};
 use super::{object_store, parse_state, read_state_request, Store};
 use crate::idb;
 use crate::interop::to_js;
@@ -57,9 +57,7 @@ pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsVal
         .open_key_cursor_with_range_and_direction(&JsValue::NULL, IdbCursorDirection::Prev)
         .map_err(err("reading conflicts"))?;
 
-    let totals: OutboxTotals =
-        parse_state(idb::request(&totals_req, "reading sync state").await?, OUTBOX_TOTALS)?
-            .unwrap_or_default();
+    let totals = totals_from_row(idb::request(&totals_req, "reading sync state").await?)?;
     let cursor: CursorState =
         parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
             .unwrap_or_default();

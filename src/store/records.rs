@@ -118,6 +118,19 @@ pub fn put_record(
         .map_err(|e| crate::idb::storage_error("writing a record", &e))
 }
 
+/// [`put_record`] for a local write, which also needs the payload's size for its outbox entry:
+/// the UTF-8 length of its JSON (0 for a value JSON cannot express, such as a BigInt).
+pub fn put_local_record(
+    store: &IdbObjectStore,
+    payload: &JsValue,
+    id: &JsRecordKey,
+    meta: &JsValue,
+) -> SyncResult<u64> {
+    js_objects::put_record(store, payload, &id.pk, meta, true)
+        .map(|size| size as u64)
+        .map_err(|e| crate::idb::storage_error("writing a record", &e))
+}
+
 /// A stamp as stored in `_sync` and in tombstones (with the server version once known), built
 /// once per record and shared by every object that carries it.
 pub fn stamp_to_js(stamp: &ChangeStamp, server_version: Option<u64>, strings: &mut JsStrings) -> JsValue {

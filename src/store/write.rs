@@ -1,9 +1,10 @@
 //! The local write path: stamp each op, write the record (or its tombstone) and its coalesced
 //! outbox entry in one transaction. Either all of a batch lands or none of it does.
 
-use super::js_objects::{capture_op, put_record, JsRecordKey, JsStrings};
+use super::js_objects::{capture_op, JsRecordKey, JsStrings};
 use super::records::{
-    from_stored, local_version, op_index, put_new_entry, set, stamp_to_js, stored_tombstone, StoredEntry,
+    from_stored, local_version, op_index, put_local_record, put_new_entry, set, stamp_to_js,
+    stored_tombstone, StoredEntry,
 };
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
@@ -266,14 +267,12 @@ async fn write_in(
         let meta = stamp_to_js(&stamp, None, &mut strings);
         let payload_size = match (&write.op, &write.record) {
             (OpKind::Put, Some(payload)) => {
-                // One call puts the record and measures its payload.
-                let size =
-                    put_record(table, payload, &state.id.pk, &meta, true).map_err(err("writing a record"))?;
+                let size = put_local_record(table, payload, &state.id, &meta)?;
                 if state.tombstoned {
                     tombstones.delete(&state.id.key()).map_err(err("clearing a tombstone"))?;
                     state.tombstoned = false;
                 }
-                size as u64
+                size
             }
             _ => {
                 table.delete(&state.id.pk).map_err(err("deleting a record"))?;

@@ -19,12 +19,8 @@ test('replayed, reordered, stale and overlapping pages change nothing they shoul
     // The reader's provider: the real one, except that a fault can replace the next pull's answer.
     const seen = [];
     let fault;
-    const provider = {
+    const provider = window.providerWith(real, {
       id: 'faulty',
-      mode: 'direct',
-      subscribe: (...args) => real.subscribe(...args),
-      push: (batch) => real.push(batch),
-      updateCursor: (...args) => real.updateCursor(...args),
       pull: async (request) => {
         const response = await real.pull(request);
         seen.push({ request, response });
@@ -33,7 +29,7 @@ test('replayed, reordered, stale and overlapping pages change nothing they shoul
         fault = undefined;
         return forged;
       },
-    };
+    });
     const reader = await window.openDevice('reader', provider, { pullLimit: 5 });
     const cursors = [];
     reader.hooks.on('sync.pull:action:applied', (e) => cursors.push(e.cursor));
@@ -128,15 +124,12 @@ test(`a hostile provider's malformed changes are refused whole with typed errors
     await writer.syncNow();
     const real = new MemorySyncProvider({ id: 'r', server });
     let forged;
-    const provider = {
+    const provider = window.providerWith(real, {
       id: 'hostile',
-      mode: 'direct',
-      subscribe: (...args) => real.subscribe(...args),
-      push: (batch) => real.push(batch),
       // Forged pages run the cursor past the real server's: the report of it goes nowhere.
       updateCursor: async () => {},
       pull: async (request) => (forged ? forged(request) : real.pull(request)),
-    };
+    });
     const device = await window.openDevice('hostile', provider);
     await device.put('notes', { id: 'mine', text: 'pending local edit' });
     await device.syncNow();

@@ -198,12 +198,8 @@ test('a catch-up asks for the next page while it stores the current one; a page 
     const real = new MemorySyncProvider({ id: 'r', server });
     const log = [];
     let spoilFrom;
-    const provider = {
+    const provider = window.providerWith(real, {
       id: 'logging',
-      mode: 'direct',
-      subscribe: (...args) => real.subscribe(...args),
-      push: (batch) => real.push(batch),
-      updateCursor: (...args) => real.updateCursor(...args),
       pull: async (request) => {
         log.push(`pull ${request.cursor}`);
         const response = await real.pull(request);
@@ -211,7 +207,7 @@ test('a catch-up asks for the next page while it stores the current one; a page 
         spoilFrom = undefined;
         return { ...response, changes: response.changes.map((c, i) => (i === 3 ? { ...c, op: 'upsert' } : c)) };
       },
-    };
+    });
     const reader = await window.openDevice('reader', provider, { pullLimit: 20 });
     reader.hooks.on('sync.pull:action:applied', (e) => log.push(`applied ${e.cursor}`));
     // Pages: 20 records (a bootstrap's first page is at most 100), then pages of 20. The page

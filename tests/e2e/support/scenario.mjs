@@ -20,7 +20,7 @@ export async function inPage(browser, serverUrl, scenario, arg) {
   }
 }
 
-/** Loads the package into `page` as `window.synclane`, with the helpers `openDevice`, `sleep`, `until`. */
+/** Loads the package into `page` as `window.synclane`, with the helpers `openDevice`, `providerWith`, `sleep`, `until`. */
 export async function loadPackage(page, serverUrl) {
   await page.goto(`${serverUrl}/tests/e2e/support/blank.html`);
   await page.addScriptTag({ type: 'module', content: `
@@ -30,6 +30,15 @@ export async function loadPackage(page, serverUrl) {
     window.openDevice = (name, provider, extra = {}) => synclane.SyncEngine.open({
       workspaceId: 'e2e', dbName: 'e2e-' + name + '-' + Math.random(), tables: ['notes'], provider,
       ...extra, sync: { manualCooldownMs: 0, ...extra.sync },
+    });
+    // A provider that passes every call to \`real\` except those \`overrides\` replaces.
+    window.providerWith = (real, overrides) => ({
+      id: real.id, mode: 'direct',
+      subscribe: (...args) => real.subscribe(...args),
+      push: (batch) => real.push(batch),
+      pull: (request) => real.pull(request),
+      updateCursor: (...args) => real.updateCursor(...args),
+      ...overrides,
     });
     window.sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     window.until = async (what, check, timeoutMs = 10_000) => {
