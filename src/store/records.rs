@@ -212,7 +212,7 @@ pub fn op_index(op: OpKind) -> u32 {
 }
 
 /// The stored form of a record's tombstone (as [`Tombstone`] reads it back). `meta` is a stored
-/// stamp, as for [`stored_record`].
+/// stamp, as for [`put_record`].
 pub fn stored_tombstone(id: &JsRecordKey, meta: &JsValue, deleted_at: u64) -> JsValue {
     js_objects::stored_tombstone(&id.table, &id.pk, meta, deleted_at as f64)
 }
