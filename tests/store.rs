@@ -202,6 +202,99 @@ async fn a_write_that_fails_leaves_neither_record_nor_outbox_entry() {
     engine.close();
 }
 
+/// Counts the `get` requests made on the `notes` store from now on (`reads_of_notes()`).
+fn count_reads_of_notes() {
+    js_sys::eval(
+        "globalThis.notesReads = 0;
+         globalThis.realStoreGet ??= IDBObjectStore.prototype.get;
+         IDBObjectStore.prototype.get = function (key) {
+           if (this.name === 'notes') globalThis.notesReads += 1;
+           return globalThis.realStoreGet.call(this, key);
+         };",
+    )
+    .unwrap();
+}
+
+fn reads_of_notes() -> f64 {
+    js_sys::eval("globalThis.notesReads").unwrap().as_f64().unwrap()
+}
+
+/// The pages of a first pull (a bootstrap) store what they bring without reading what earlier
+/// pages stored, and still end as if every change had been decided against it: later versions
+/// win, deletes remove, stale changes change nothing. A local write makes the pages read again,
+/// so the write is decided against.
+#[wasm_bindgen_test]
+async fn a_first_pull_stores_pages_without_reading_what_earlier_pages_stored() {
+    let engine = open(&unique("first-pull"), NOTES).await;
+    let page1: Vec<String> =
+        (0..10).map(|i| change(&format!("n{i}"), "put", 1, i + 1, &format!("a{i}"), "first")).collect();
+    wait(engine.apply_remote(js(&format!("[{}]", page1.join(","))), 10.0, true)).await.unwrap();
+
+    // The table now holds more records than a page of three: a page would read each of them.
+    count_reads_of_notes();
+    let page2 = format!(
+        "[{},{},{}]",
+        change("n0", "put", 2, 11, "b0", "updated"),
+        change("n1", "delete", 2, 12, "b1", ""),
+        change("n20", "put", 1, 13, "b20", "new"),
+    );
+    let report = wait(engine.apply_remote(js(&page2), 13.0, true)).await.unwrap();
+    assert_eq!(Array::from(&get(&report, "applied")).length(), 3);
+    // A stale change (at or below the cursor) is skipped, whatever it says.
+    let page3 = format!(
+        "[{},{}]",
+        change("n2", "put", 9, 5, "late", "stale"),
+        change("n21", "put", 1, 14, "b21", "new")
+    );
+    let report = wait(engine.apply_remote(js(&page3), 14.0, true)).await.unwrap();
+    assert_eq!(get(&report, "stale").as_f64(), Some(1.0));
+    assert_eq!(reads_of_notes(), 0.0, "no record was read");
+    let title = |record: JsValue| get(&record, "title").as_string();
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n0".into(), false)).await.unwrap()).as_deref(),
+        Some("updated")
+    );
+    assert!(wait(engine.get("notes".into(), "n1".into(), false)).await.unwrap().is_undefined());
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n2".into(), false)).await.unwrap()).as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n20".into(), false)).await.unwrap()).as_deref(),
+        Some("new")
+    );
+    assert_eq!(
+        get(&wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap(), "tombstones").as_f64(),
+        Some(1.0)
+    );
+
+    // A local write during the pull: the last page reads what it touches, and the write (clock
+    // 2 against the incoming clock 1) wins and stays queued.
+    wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"n3","title":"mine"}}]"#)))
+        .await
+        .unwrap();
+    count_reads_of_notes();
+    let page4 = format!(
+        "[{},{}]",
+        change("n3", "put", 1, 15, "b3", "theirs"),
+        change("n4", "put", 2, 16, "b4", "last")
+    );
+    let report = wait(engine.apply_remote(js(&page4), 16.0, false)).await.unwrap();
+    assert!(reads_of_notes() > 0.0, "with a write queued, the page reads");
+    assert_eq!(get(&report, "conflicts.0.pk").as_string().as_deref(), Some("n3"));
+    assert_eq!(get(&report, "conflicts.0.winner").as_string().as_deref(), Some("local"));
+    assert_eq!(get(&report, "cursor.phase").as_string().as_deref(), Some("live"));
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n3".into(), false)).await.unwrap()).as_deref(),
+        Some("mine")
+    );
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n4".into(), false)).await.unwrap()).as_deref(),
+        Some("last")
+    );
+    engine.close();
+}
+
 #[wasm_bindgen_test]
 async fn remote_changes_and_the_cursor_commit_together() {
     let engine = open(&unique("remote"), NOTES).await;
