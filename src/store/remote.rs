@@ -139,19 +139,7 @@ async fn apply_in(
         }
     }
     // Which of the batch's records the stores may hold: records they surely lack are not read.
-    let (occupancy, totals) = probe_occupancy(tx, sizes, &tombstones, &tables, changes.len()).await?;
-    // The cursor was read before the probe's requests, so it is answered too.
-    let mut cursor: CursorState =
-        parse_state(read_result(Some(cursor_req), "reading sync state")?, CURSOR_STATE)?.unwrap_or_default();
-    // A page of the first pull with nothing in the outbox: a record the tables hold can only
-    // have come from an earlier page of this pull (nothing is pushed before it completes, so
-    // every local write still has its outbox entry). This page's changes above the cursor were
-    // versioned by the server after those, so each beats or equals what is held, and what the
-    // tables hold need not be read: a bootstrap then stores a large workspace without a read
-    // per record (changes at or below the cursor are skipped as stale below).
-    let first_pull = page.is_some()
-        && matches!(cursor.phase, CursorPhase::ColdStart | CursorPhase::Bootstrapping)
-        && totals.count == 0;
+    let (occupancy, _) = probe_occupancy(tx, sizes, &tombstones, &tables, changes.len()).await?;
 
     // Every record's reads go out before any is awaited: one round trip for the batch. Stale
     // changes are read too (the cursor's position is known, but reads are cheap next to a
@@ -165,7 +153,7 @@ async fn apply_in(
     let mut slots: HashMap<(String, String), usize> = HashMap::new();
     let mut reads: Vec<KeyReads> = Vec::new();
     let mut strings = JsStrings::default();
-    let mut last = None;
+    let mut last = Some(cursor_req.clone());
     let pk_field = JsValue::from_str("pk");
     for (change, original) in changes.iter().zip(&originals) {
         let id = (change.table_name.clone(), change.pk.clone());
@@ -179,7 +167,7 @@ async fn apply_in(
             .filter(JsValue::is_string)
             .unwrap_or_else(|| JsValue::from_str(&change.pk));
         let js_id = JsRecordKey { table: strings.get(&change.table_name), pk };
-        let record = if occupancy.may_have_record(&id) && !first_pull {
+        let record = if occupancy.may_have_record(&id) {
             Some(tables[&change.table_name].get(&js_id.pk).map_err(err("reading a record"))?)
         } else {
             None
@@ -201,6 +189,9 @@ async fn apply_in(
         slots.insert(id, reads.len() - 1);
     }
     idb::group_done(last.as_ref(), "reading records").await?;
+    let mut cursor: CursorState =
+        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
+            .unwrap_or_default();
     let mut records = Vec::with_capacity(reads.len());
     let mut last_tombstone = None;
     for read in &mut reads {
