@@ -202,6 +202,40 @@ async fn a_write_that_fails_leaves_neither_record_nor_outbox_entry() {
     engine.close();
 }
 
+/// A provider that delivers, later in a bootstrap, an older version of a record an earlier page
+/// brought (a higher server version, a lower stamp) does not make this device keep the older
+/// one: every change is decided against what the device holds, as on every other replica.
+#[wasm_bindgen_test]
+async fn a_bootstrap_page_never_replaces_a_record_with_an_older_version() {
+    let engine = open(&unique("bootstrap-order"), NOTES).await;
+    let page1: Vec<String> =
+        (0..10).map(|i| change(&format!("n{i}"), "put", 2, i + 1, &format!("a{i}"), "newer")).collect();
+    wait(engine.apply_remote(js(&format!("[{}]", page1.join(","))), 10.0, true)).await.unwrap();
+    // More records than this page holds, so the page cannot list the table.
+    let page2 = format!(
+        "[{},{},{}]",
+        change("n0", "put", 1, 11, "b0", "older"),
+        change("n1", "delete", 1, 12, "b1", ""),
+        change("n20", "put", 1, 13, "b20", "new"),
+    );
+    let report = wait(engine.apply_remote(js(&page2), 13.0, true)).await.unwrap();
+    assert_eq!(Array::from(&get(&report, "applied")).length(), 1, "only the new record");
+    let title = |record: JsValue| get(&record, "title").as_string();
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n0".into(), false)).await.unwrap()).as_deref(),
+        Some("newer")
+    );
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n1".into(), false)).await.unwrap()).as_deref(),
+        Some("newer")
+    );
+    assert_eq!(
+        title(wait(engine.get("notes".into(), "n20".into(), false)).await.unwrap()).as_deref(),
+        Some("new")
+    );
+    engine.close();
+}
+
 #[wasm_bindgen_test]
 async fn remote_changes_and_the_cursor_commit_together() {
     let engine = open(&unique("remote"), NOTES).await;
