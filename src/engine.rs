@@ -10,8 +10,12 @@ use crate::store::records::{app_record, from_stored, StoredEntry};
 use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
 use crate::store::rescan;
 use crate::store::schema::{TableSpec, PENDING_OPS, SYNC_STATE};
-use crate::store::write::{read_totals, write_batch, LocalWrite, LEGACY_CLOCK_STATE};
-use crate::store::{object_store, read_state, write_state, Store};
+use crate::store::write::{
+    read_totals, totals_from_row, write_batch, LocalWrite, LEGACY_CLOCK_STATE, OUTBOX_TOTALS,
+};
+use crate::store::{
+    object_store, parse_state, read_result, read_state, read_state_request, write_state, Store,
+};
 use crate::{idb, store};
 use js_sys::{Array, Promise, Reflect};
 use serde::Deserialize;
@@ -544,10 +548,17 @@ impl EngineCore {
         let db_name = options.db_name.clone().unwrap_or_else(|| default_db_name(&options.workspace_id));
         let store = Store::open(&db_name, options.tables).await?;
         // Device id and clock survive restarts: read them, or create the device id once.
+        // The three reads go out together: one round trip.
         let tx = store.transaction(&[SYNC_STATE], true)?;
-        let stored_device: Option<String> = read_state(&tx, DEVICE_STATE).await?;
-        let legacy_hlc: Option<String> = read_state(&tx, LEGACY_CLOCK_STATE).await?;
-        let last_local = read_totals(&tx).await?.last_hlc;
+        let device_req = read_state_request(&tx, DEVICE_STATE)?;
+        let legacy_req = read_state_request(&tx, LEGACY_CLOCK_STATE)?;
+        let totals_req = read_state_request(&tx, OUTBOX_TOTALS)?;
+        idb::group_done(Some(&totals_req), "reading sync state").await?;
+        let stored_device: Option<String> =
+            parse_state(read_result(Some(device_req), "reading sync state")?, DEVICE_STATE)?;
+        let legacy_hlc: Option<String> =
+            parse_state(read_result(Some(legacy_req), "reading sync state")?, LEGACY_CLOCK_STATE)?;
+        let last_local = totals_from_row(read_result(Some(totals_req), "reading sync state")?)?.last_hlc;
         let device_id = match (options.device_id, stored_device) {
             (Some(id), _) => id,
             (None, Some(id)) => id,

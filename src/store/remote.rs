@@ -189,9 +189,9 @@ async fn apply_in(
         slots.insert(id, reads.len() - 1);
     }
     idb::group_done(last.as_ref(), "reading records").await?;
+    // The cursor was read first, so it is answered too.
     let mut cursor: CursorState =
-        parse_state(idb::request(&cursor_req, "reading sync state").await?, CURSOR_STATE)?
-            .unwrap_or_default();
+        parse_state(read_result(Some(cursor_req), "reading sync state")?, CURSOR_STATE)?.unwrap_or_default();
     let mut records = Vec::with_capacity(reads.len());
     let mut last_tombstone = None;
     for read in &mut reads {
