@@ -23,6 +23,8 @@ step "lint (clippy -D warnings)" cargo clippy --workspace --all-targets -- -D wa
 step "native tests (core, simulation)" cargo test --workspace
 step "browser tests (wasm-pack, headless Chromium)" \
   env CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" wasm-pack test --headless --chrome .
+step "browser tests of the in-memory server module" \
+  env CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" wasm-pack test --headless --chrome crates/synclane-memory
 step "release build" bash scripts/build.sh
 # Type-checks the TypeScript layer again (strict) and runs its unit tests against dist/npm.
 step "TypeScript build and unit tests" \

@@ -1,21 +1,21 @@
 //! synclane for the browser: the WebAssembly boundary over `synclane-core`.
 //!
 //! Each module here is thin: it converts JavaScript values into core types, calls the core,
-//! and converts the answer back. Decisions are made in the core, never here.
+//! and converts the answer back. Decisions are made in the core, never here. The conversions
+//! themselves live in `synclane-js`, shared with the in-memory server's module
+//! (`synclane-memory`).
 
 mod clock;
 mod engine;
-mod error;
 mod idb;
-mod interop;
-mod memory_server;
 mod payload;
 mod policy;
 mod query;
 mod store;
 
+use synclane_js::{error, interop};
+
 pub use clock::SyncClock;
 pub use engine::EngineCore;
-pub use error::to_js_error;
-pub use memory_server::MemorySyncServer;
 pub use synclane_core as core;
+pub use synclane_js::to_js_error;

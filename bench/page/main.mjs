@@ -3,7 +3,7 @@
 import { Floor } from './floor.mjs';
 import { DexieSync } from './dexie.mjs';
 import { TinyBase, tinybaseRemoteData } from './tinybase.mjs';
-import { Synclane, SynclaneCore, wasmMemoryBytes, initSynclane, HttpSyncProvider, MemorySyncProvider, MemorySyncServer, countingFetch } from './synclane.mjs';
+import { Synclane, SynclaneCore, wasmMemoryBytes, initSynclane, initMemoryServer, HttpSyncProvider, MemorySyncProvider, MemorySyncServer, countingFetch } from './synclane.mjs';
 import { EXPECTED_REMOTE, TABLE, deleteDb, now, percentile, record, remoteData, watchMainThread, chunk } from './common.mjs';
 
 const OPENERS = {
@@ -223,7 +223,7 @@ async function run(contender, scenario, params = {}) {
  * pages of 500 with the sync loop, hooks and watchers.
  */
 async function remoteSyncNow(name, { baseMs }) {
-  await initSynclane();
+  await Promise.all([initSynclane(), initMemoryServer()]);
   const { base, changes } = remoteData(baseMs);
   const server = new MemorySyncServer({ maxPullLimit: 1000 });
   const toOp = ({ serverVersion, ...op }) => op;

@@ -3,7 +3,8 @@
 // for every pulled page (validation, the core's `decide_remote` for each change, records,
 // tombstones, conflict log and cursor in one transaction); `remoteSyncNow` measures the same
 // changes end to end through `syncNow()` with a MemorySyncProvider (pull + apply + hooks).
-import { SyncEngine, HttpSyncProvider, MemorySyncProvider, MemorySyncServer, initSynclane } from 'synclane';
+import { SyncEngine, HttpSyncProvider, initSynclane } from 'synclane';
+import { MemorySyncProvider, MemorySyncServer, initMemoryServer } from 'synclane/memory';
 import initWasm, { EngineCore } from 'synclane/wasm';
 import { TABLE, countingFetch } from './common.mjs';
 
@@ -91,4 +92,4 @@ export class SynclaneCore {
   }
 }
 
-export { HttpSyncProvider, MemorySyncProvider, MemorySyncServer, countingFetch, initSynclane };
+export { HttpSyncProvider, MemorySyncProvider, MemorySyncServer, countingFetch, initSynclane, initMemoryServer };

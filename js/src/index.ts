@@ -2,9 +2,10 @@
  * synclane: a local-first sync engine for the browser.
  *
  * This entry point gathers the TypeScript layer: the protocol types and the `SyncProvider`
- * contract, `SyncError` and its codes, the hook emitter, the provider registry, the in-memory
- * and HTTP providers, the wasm classes and their loader. The provider conformance kit is also
- * available on its own as `synclane/conformance`.
+ * contract, `SyncError` and its codes, the hook emitter, the provider registry, the HTTP
+ * provider, the engine's wasm classes and their loader. The in-memory server and its provider
+ * are on `synclane/memory`, the provider conformance kit on `synclane/conformance`, the
+ * devtools panel on `synclane/devtools`: an app downloads none of them unless it imports them.
  *
  * @packageDocumentation
  */
@@ -69,21 +70,10 @@ export {
   initSynclane,
   initSynclaneSync,
   isSynclaneReady,
-  MemorySyncServer,
   SyncClock,
-  type MemorySyncServerConstructor,
-  type MemorySyncServerOptions,
-  type MemoryWorkspaceStats,
   type SyncClockConstructor,
   type SynclaneInitInput,
 } from './wasm.js';
-export {
-  MemorySyncProvider,
-  type InjectedFailure,
-  type MemoryProviderCall,
-  type MemoryProviderFaults,
-  type MemorySyncProviderOptions,
-} from './providers/memory.js';
 export {
   HttpSyncProvider,
   type HttpDelivery,
@@ -91,7 +81,6 @@ export {
   type HttpStreamStatus,
   type HttpSyncProviderOptions,
 } from './providers/http.js';
-export * from './conformance/index.js';
 
 export { SyncEngine } from './engine.js';
 export type {

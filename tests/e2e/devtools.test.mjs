@@ -40,9 +40,11 @@ async function openPage({ viewport = { width: 1280, height: 900 } } = {}) {
   await page.addScriptTag({
     type: 'module',
     content: `
-      import * as synclane from '/dist/npm/dist/index.js';
+      import * as engineEntry from '/dist/npm/dist/index.js';
+      import * as memory from '/dist/npm/dist/memory.js';
       import * as devtools from '/dist/npm/dist/devtools.js';
-      await synclane.initSynclane();
+      const synclane = { ...engineEntry, ...memory };
+      await Promise.all([synclane.initSynclane(), synclane.initMemoryServer()]);
       Object.assign(window, { synclane, devtools });
       window.openDevice = async (name, provider, extra = {}) => {
         const engine = await synclane.SyncEngine.open({
@@ -574,10 +576,11 @@ test('Chromium loads the packaged extension; its pages run under the real MV3 po
     await app.addScriptTag({
       type: 'module',
       content: `
-        import * as synclane from '/dist/npm/dist/index.js';
+        import { SyncEngine } from '/dist/npm/dist/index.js';
+        import { initMemoryServer, MemorySyncProvider } from '/dist/npm/dist/memory.js';
         import { installDevtoolsHook } from '/dist/npm/dist/devtools.js';
-        await synclane.initSynclane();
-        const engine = await synclane.SyncEngine.open({ workspaceId: 'e2e', dbName: 'devtools-ext-' + Math.random(), tables: ['notes'], provider: new synclane.MemorySyncProvider({ faults: { offline: true } }) });
+        await initMemoryServer();
+        const engine = await SyncEngine.open({ workspaceId: 'e2e', dbName: 'devtools-ext-' + Math.random(), tables: ['notes'], provider: new MemorySyncProvider({ faults: { offline: true } }) });
         installDevtoolsHook(engine);
         for (let i = 0; i < 3; i++) await engine.put('notes', { id: 'loaded-' + i, text: 'x' });
         window.ready = true;`,

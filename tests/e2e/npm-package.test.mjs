@@ -1,7 +1,8 @@
 // Loads the npm package (dist/npm, the compiled TypeScript layer with the release wasm) in
-// headless Chromium the way an app does: an ES module import, then initSynclane() with no
-// arguments, which finds synclane_bg.wasm through import.meta.url. Then it runs the provider
-// conformance kit against MemorySyncProvider in the browser.
+// headless Chromium the way an app does: an ES module import, then initSynclane() and
+// initMemoryServer() with no arguments, which find synclane_bg.wasm and
+// synclane_memory_bg.wasm through import.meta.url. Then it runs the provider conformance kit
+// against MemorySyncProvider in the browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -32,9 +33,9 @@ test('the npm package loads its wasm by itself and passes the conformance kit in
   page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
   await page.goto(`${server.url}/tests/e2e/support/blank.html`);
   const outcome = await page.evaluate(async () => {
-    const synclane = await import('/dist/npm/dist/index.js');
+    const synclane = { ...(await import('/dist/npm/dist/index.js')), ...(await import('/dist/npm/dist/memory.js')) };
     const kit = await import('/dist/npm/dist/conformance.js');
-    await Promise.all([synclane.initSynclane(), synclane.initSynclane()]);
+    await Promise.all([synclane.initSynclane(), synclane.initSynclane(), synclane.initMemoryServer()]);
     const report = await kit.runProviderConformance(async () => {
       const provider = new synclane.MemorySyncProvider();
       const other = new synclane.MemorySyncProvider({ id: 'other', server: provider.server });

@@ -1,6 +1,7 @@
-// Loads the RELEASE build (optimised by wasm-opt) in headless Chromium and runs the reference
-// server through it. wasm-pack's browser tests use debug builds, so without this test a broken
-// optimiser would ship a package that passes every other test.
+// Loads the RELEASE build of the in-memory server's module (optimised by wasm-opt) on its own in
+// headless Chromium and runs the reference server through it. wasm-pack's browser tests use
+// debug builds, so without this test a broken optimiser could ship a module that passes them;
+// the engine's release module runs in every other end-to-end test, through the npm package.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -13,7 +14,7 @@ let server;
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(`${root}dist/wasm/synclane_bg.wasm`), 'run scripts/build.sh first');
+  assert.ok(existsSync(`${root}dist/wasm-memory/synclane_memory_bg.wasm`), 'run scripts/build.sh first');
   server = await startStaticServer(root);
   browser = await launchBrowser();
 });
@@ -23,13 +24,13 @@ after(async () => {
   await server?.close();
 });
 
-test('the optimised release package loads and serves push and pull', async () => {
+test('the optimised in-memory server module loads and serves push and pull', async () => {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${server.url}/tests/e2e/support/blank.html`);
   const outcome = await page.evaluate(async () => {
-    const wasm = await import('/dist/wasm/synclane.js');
+    const wasm = await import('/dist/wasm-memory/synclane_memory.js');
     await wasm.default();
     const server = new wasm.MemorySyncServer({ maxPullLimit: 50 });
     const ms = Date.now();

@@ -31,7 +31,8 @@ before(async () => {
   assert.ok(existsSync(SERVER_BINARY), 'run scripts/build.sh first (it builds the server)');
   assert.ok(SECONDS > 0 && CLIENTS > 0 && BATCH > 0 && BATCH <= 1000, 'bad SYNCLANE_LOAD_* settings');
   // The provider and the stamp helper are plain TypeScript: no wasm needed.
-  ({ HttpSyncProvider, hlcAt } = await import(`${root}dist/npm/dist/index.js`));
+  ({ HttpSyncProvider } = await import(`${root}dist/npm/dist/index.js`));
+  ({ hlcAt } = await import(`${root}dist/npm/dist/conformance.js`));
 });
 
 function percentile(sorted, p) {

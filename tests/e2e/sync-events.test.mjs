@@ -138,8 +138,10 @@ test('going offline blocks syncs; coming back online and becoming visible start 
   try {
     await page.goto(`${url}/tests/e2e/support/blank.html`);
     await page.addScriptTag({ type: 'module', content: `
-      import * as synclane from '/dist/npm/dist/index.js';
-      await synclane.initSynclane();
+      import * as engineEntry from '/dist/npm/dist/index.js';
+      import * as memory from '/dist/npm/dist/memory.js';
+      const synclane = { ...engineEntry, ...memory };
+      await Promise.all([synclane.initSynclane(), synclane.initMemoryServer()]);
       const server = new synclane.MemorySyncServer();
       window.engine = await synclane.SyncEngine.open({ workspaceId: 'e2e', dbName: 'online-' + Math.random(), tables: ['notes'],
         provider: new synclane.MemorySyncProvider({ server }), sync: { manualCooldownMs: 0 } });

@@ -16,8 +16,8 @@ let wasm;
 
 before(async () => {
   assert.ok(existsSync(`${root}dist/npm/dist/index.js`), 'run scripts/build.sh first');
-  wasm = await import(`${root}dist/npm/dist/wasm/synclane.js`);
-  wasm.initSync({ module: readFileSync(`${root}dist/npm/dist/wasm/synclane_bg.wasm`) });
+  wasm = await import(`${root}dist/npm/dist/wasm/synclane_memory.js`);
+  wasm.initSync({ module: readFileSync(`${root}dist/npm/dist/wasm/synclane_memory_bg.wasm`) });
   server = await startStaticServer(root);
   browser = await launchBrowser();
 });

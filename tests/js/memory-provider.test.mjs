@@ -54,15 +54,15 @@ test('errors from the server are SyncError instances with the core code', async 
 test('without a server and before the wasm loads, the constructor says what to do', () => {
   // This process has loaded the wasm module; a fresh Node process has not.
   const script = `
-    const { MemorySyncProvider, isSynclaneReady } = await import(${JSON.stringify(`${packageDir}dist/index.js`)});
+    const { MemorySyncProvider, isMemoryServerReady } = await import(${JSON.stringify(`${packageDir}dist/memory.js`)});
     try { new MemorySyncProvider(); console.log('constructed'); }
-    catch (e) { console.log(JSON.stringify({ ready: isSynclaneReady(), code: e.code, message: e.message })); }
+    catch (e) { console.log(JSON.stringify({ ready: isMemoryServerReady(), code: e.code, message: e.message })); }
   `;
   const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   const outcome = JSON.parse(output);
   assert.equal(outcome.ready, false);
   assert.equal(outcome.code, 'internal');
-  assert.match(outcome.message, /initSynclane/);
+  assert.match(outcome.message, /initMemoryServer/);
 });
 
 test('latencyMs delays every call', async () => {

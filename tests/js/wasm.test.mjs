@@ -1,4 +1,5 @@
-// Loading the wasm module through initSynclane, the typed wasm classes, and the npm package layout.
+// Loading the wasm modules through initSynclane and initMemoryServer, the typed wasm classes, and
+// the npm package layout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,8 +10,10 @@ import { synclane, loadWasm, packageDir, root } from './support/synclane.mjs';
 function inFreshProcess(body) {
   const script = `
     const synclane = await import(${JSON.stringify(`${packageDir}dist/index.js`)});
+    const memory = await import(${JSON.stringify(`${packageDir}dist/memory.js`)});
     const { readFileSync } = await import('node:fs');
     const bytes = readFileSync(${JSON.stringify(`${packageDir}dist/wasm/synclane_bg.wasm`)});
+    const memoryBytes = readFileSync(${JSON.stringify(`${packageDir}dist/wasm/synclane_memory_bg.wasm`)});
     const warnings = [];
     console.warn = (...args) => warnings.push(args.join(' '));
     const out = {};
@@ -61,9 +64,42 @@ test('initSynclaneSync loads from bytes or a compiled module', () => {
     synclane.initSynclaneSync(new WebAssembly.Module(bytes));
     synclane.initSynclaneSync(bytes); // a no-op now
     out.ready = synclane.isSynclaneReady();
-    out.version = new synclane.MemorySyncServer().stats('w').version;
+    out.stamp = typeof new synclane.SyncClock('d').now();
   `);
-  assert.deepEqual(out, { ready: true, version: 0, warnings: [] });
+  assert.deepEqual(out, { ready: true, stamp: 'string', warnings: [] });
+});
+
+test('the in-memory server is a module of its own: the engine\'s load leaves it unloaded, and it loads alone', () => {
+  const out = inFreshProcess(`
+    await synclane.initSynclane(bytes);
+    out.afterEngine = memory.isMemoryServerReady();
+    try { new memory.MemorySyncProvider(); } catch (e) { out.before = { code: e.code, message: e.message }; }
+    const a = memory.initMemoryServer(memoryBytes);
+    out.same = a === memory.initMemoryServer(memoryBytes);
+    await a;
+    out.afterLoad = memory.isMemoryServerReady();
+    memory.initMemoryServerSync(memoryBytes); // a no-op now
+    out.version = new memory.MemorySyncServer().stats('w').version;
+    out.engineKeysOnMemory = ['SyncEngine', 'initSynclane', 'SyncClock'].filter((k) => k in memory);
+    out.memoryKeysOnEngine = ['MemorySyncServer', 'MemorySyncProvider', 'initMemoryServer'].filter((k) => k in synclane);
+  `);
+  assert.equal(out.before.code, 'internal');
+  assert.match(out.before.message, /initMemoryServer/);
+  delete out.before;
+  assert.deepEqual(out, {
+    afterEngine: false, same: true, afterLoad: true, version: 0,
+    engineKeysOnMemory: [], memoryKeysOnEngine: [], warnings: [],
+  });
+});
+
+test('initMemoryServerSync loads the in-memory server from a compiled module', () => {
+  const out = inFreshProcess(`
+    memory.initMemoryServerSync(new WebAssembly.Module(memoryBytes));
+    out.ready = memory.isMemoryServerReady();
+    out.engineReady = synclane.isSynclaneReady();
+    out.version = new memory.MemorySyncServer().stats('w').version;
+  `);
+  assert.deepEqual(out, { ready: true, engineReady: false, version: 0, warnings: [] });
 });
 
 test('MemorySyncServer is the wasm class: instanceof works, and stats are plain numbers', async () => {
@@ -83,7 +119,7 @@ test('the npm package: exports resolve to built files, version matches the crate
   assert.equal(pkg.version, crateVersion);
   const targets = Object.values(pkg.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
   for (const target of targets) assert.ok(existsSync(`${packageDir}${target}`), `${target} exists`);
-  for (const file of ['dist/wasm/synclane.js', 'dist/wasm/synclane.d.ts', 'README.md']) {
+  for (const file of ['dist/wasm/synclane.js', 'dist/wasm/synclane.d.ts', 'dist/wasm/synclane_memory.js', 'README.md']) {
     assert.ok(existsSync(`${packageDir}${file}`), `${file} exists`);
   }
 });
@@ -103,6 +139,7 @@ test('the shipped files name no path of the machine that built them', async () =
   };
   walk(`${packageDir}dist`);
   assert.ok(files.some((f) => f.endsWith('synclane_bg.wasm')), 'the wasm is among the files');
+  assert.ok(files.some((f) => f.endsWith('synclane_memory_bg.wasm')), 'the memory server wasm is among the files');
   for (const file of files) {
     const text = readFileSync(file).toString('latin1');
     for (const path of machinePaths) assert.ok(!text.includes(path), `${file} names ${path}`);

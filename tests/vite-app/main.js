@@ -1,9 +1,10 @@
 // A plain Vite app (no plugins) using the packed synclane tarball: two devices with separate
 // databases sync through MemorySyncProvider over one in-page reference server.
-import { initSynclane, MemorySyncProvider, MemorySyncServer, SyncEngine, SyncError } from 'synclane';
+import { initSynclane, SyncEngine, SyncError } from 'synclane';
+import { initMemoryServer, MemorySyncProvider, MemorySyncServer } from 'synclane/memory';
 
 window.runScenario = async () => {
-  await initSynclane();
+  await Promise.all([initSynclane(), initMemoryServer()]);
   const server = new MemorySyncServer();
   const open = (name) =>
     SyncEngine.open({

@@ -19,11 +19,11 @@ import type {
   SyncScope,
 } from '../types.js';
 import {
-  isSynclaneReady,
+  isMemoryServerReady,
   MemorySyncServer,
   type MemorySyncServerOptions,
   type MemoryWorkspaceStats,
-} from '../wasm.js';
+} from '../memory-server.js';
 
 /** The provider calls a fault can target. */
 export type MemoryProviderCall = 'push' | 'pull' | 'updateCursor' | 'subscribe';
@@ -91,7 +91,7 @@ export interface MemorySyncProviderOptions {
   id?: string;
   /**
    * The server to talk to. Several providers sharing one server are several devices of one
-   * backend. Default: a new server made with `serverOptions` (which needs `initSynclane()`).
+   * backend. Default: a new server made with `serverOptions` (which needs `initMemoryServer()`).
    */
   server?: MemorySyncServer;
   /** Options of the server made when `server` is not given. */
@@ -135,7 +135,7 @@ function subscribersOf(server: MemorySyncServer): Set<Subscriber> {
  *
  * @example
  * ```ts
- * await initSynclane();
+ * await initMemoryServer();
  * const laptop = new MemorySyncProvider({ id: 'laptop' });
  * const phone = new MemorySyncProvider({ id: 'phone', server: laptop.server });
  * phone.setFaults({ offline: true });
@@ -397,8 +397,8 @@ function createServer(options: MemorySyncServerOptions | undefined): MemorySyncS
   try {
     return new MemorySyncServer(options);
   } catch (error) {
-    if (!isSynclaneReady()) {
-      throw new SyncError('internal', 'the wasm module is not loaded: await initSynclane() first', {
+    if (!isMemoryServerReady()) {
+      throw new SyncError('internal', "the in-memory server's wasm module is not loaded: await initMemoryServer() first", {
         cause: error,
       });
     }

@@ -20,12 +20,19 @@ export async function inPage(browser, serverUrl, scenario, arg) {
   }
 }
 
-/** Loads the package into `page` as `window.synclane`, with the helpers `openDevice`, `providerWith`, `sleep`, `until`. */
+/**
+ * Loads the package into `page` as `window.synclane` (the main entry, `synclane/memory` and
+ * `synclane/conformance` together, both wasm modules loaded), with the helpers `openDevice`,
+ * `providerWith`, `sleep`, `until`.
+ */
 export async function loadPackage(page, serverUrl) {
   await page.goto(`${serverUrl}/tests/e2e/support/blank.html`);
   await page.addScriptTag({ type: 'module', content: `
-    import * as synclane from '/dist/npm/dist/index.js';
-    await synclane.initSynclane();
+    import * as engineEntry from '/dist/npm/dist/index.js';
+    import * as memory from '/dist/npm/dist/memory.js';
+    import * as conformance from '/dist/npm/dist/conformance.js';
+    const synclane = { ...engineEntry, ...memory, ...conformance };
+    await Promise.all([synclane.initSynclane(), synclane.initMemoryServer()]);
     window.synclane = synclane;
     window.openDevice = (name, provider, extra = {}) => synclane.SyncEngine.open({
       workspaceId: 'e2e', dbName: 'e2e-' + name + '-' + Math.random(), tables: ['notes'], provider,

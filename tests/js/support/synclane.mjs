@@ -1,5 +1,5 @@
-// Loads the compiled package (dist/npm/dist) and its wasm module for the Node unit tests.
-// Node's fetch cannot read files, so the wasm bytes are handed to initSynclane directly.
+// Loads the compiled package (dist/npm/dist) and its wasm modules for the Node unit tests.
+// Node's fetch cannot read files, so the wasm bytes are handed to the loaders directly.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -10,11 +10,19 @@ if (!existsSync(`${packageDir}dist/index.js`)) {
   throw new Error('dist/npm/dist is missing: run scripts/build.sh first');
 }
 
-export const synclane = await import(`${packageDir}dist/index.js`);
+/** The exports of the main entry, `synclane/memory` and `synclane/conformance` together. */
+export const synclane = {
+  ...(await import(`${packageDir}dist/index.js`)),
+  ...(await import(`${packageDir}dist/memory.js`)),
+  ...(await import(`${packageDir}dist/conformance.js`)),
+};
 
-/** Loads the wasm module once; later calls are no-ops. */
+/** Loads both wasm modules (the engine's and the in-memory server's) once; later calls are no-ops. */
 export function loadWasm() {
-  return synclane.initSynclane({ module_or_path: readFileSync(`${packageDir}dist/wasm/synclane_bg.wasm`) });
+  return Promise.all([
+    synclane.initSynclane({ module_or_path: readFileSync(`${packageDir}dist/wasm/synclane_bg.wasm`) }),
+    synclane.initMemoryServer({ module_or_path: readFileSync(`${packageDir}dist/wasm/synclane_memory_bg.wasm`) }),
+  ]);
 }
 
 /** Resolves after `ms` milliseconds. */

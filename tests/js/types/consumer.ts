@@ -3,7 +3,6 @@
 import {
   HookEmitter,
   HttpSyncProvider,
-  MemorySyncProvider,
   SyncError,
   getActiveSyncProvider,
   initSynclane,
@@ -16,6 +15,7 @@ import {
   type HttpSyncProviderOptions,
   type SyncProvider,
 } from 'synclane';
+import { initMemoryServer, MemorySyncProvider } from 'synclane/memory';
 import { providerConformanceCases, type ConformanceOutcome } from 'synclane/conformance';
 import {
   chromeInspectedEval,
@@ -35,6 +35,7 @@ interface Note {
 
 export async function app(): Promise<void> {
   await initSynclane();
+  await initMemoryServer();
   const provider = new MemorySyncProvider({ faults: { latencyMs: 10 } });
   registerSyncProvider(provider, { activate: true });
   const active: SyncProvider | undefined = getActiveSyncProvider();

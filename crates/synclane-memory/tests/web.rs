@@ -1,7 +1,7 @@
 //! Browser tests of the wasm boundary (run by `wasm-pack test --headless --chrome`).
 
 use js_sys::{Reflect, JSON};
-use synclane::MemorySyncServer;
+use synclane_memory::MemorySyncServer;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 

@@ -1,13 +1,16 @@
 //! `MemorySyncServer`: the core's reference backend rules, in the browser. JavaScript tests, the
-//! provider conformance kit and the demo run a real protocol server in memory with it.
+//! provider conformance kit and demos run a real protocol server in memory with it.
+//!
+//! It is a wasm module of its own, behind the `synclane/memory` entry point: an app that syncs
+//! with a real backend never downloads it.
 
-use crate::error::to_js_error;
-use crate::interop::{from_js, from_js_strict, now_ms, to_js};
 use js_sys::{Array, Reflect, JSON};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use synclane_core::change::{Payload, PayloadId, PullRequest, PushBatch, SyncScope};
 use synclane_core::server::{MemoryServer, ServerConfig};
 use synclane_core::ErrorCode;
+use synclane_js::interop::{from_js, from_js_strict, now_ms, to_js, version_arg};
+use synclane_js::to_js_error;
 use wasm_bindgen::prelude::*;
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,7 +120,7 @@ impl MemorySyncServer {
         device_id: &str,
         version: f64,
     ) -> Result<(), JsValue> {
-        let version = crate::interop::version_arg(version, "version").map_err(to_js_error)?;
+        let version = version_arg(version, "version").map_err(to_js_error)?;
         self.inner
             .update_cursor(&SyncScope::new(workspace_id), device_id, version, now_ms())
             .map_err(to_js_error)
