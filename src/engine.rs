@@ -2,14 +2,16 @@
 //! and echo cache; the TypeScript `SyncEngine` wraps it. Every method crosses the boundary once
 //! per batch and returns a Promise.
 
+use crate::changes::parse_changes;
 use crate::error::to_js_error;
-use crate::interop::{from_js_strict, now_ms, to_js};
+use crate::interop::{now_ms, to_js};
+use crate::options::OpenOptions;
 use crate::payload::JsPayload;
 use crate::store::outbox::{self as idb_outbox, FailedOpAction, Settlement};
 use crate::store::records::{app_record, from_stored, StoredEntry};
 use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
 use crate::store::rescan;
-use crate::store::schema::{TableSpec, PENDING_OPS, SYNC_STATE};
+use crate::store::schema::{PENDING_OPS, SYNC_STATE};
 use crate::store::write::{
     read_totals, totals_from_row, write_batch, LocalWrite, LEGACY_CLOCK_STATE, OUTBOX_TOTALS,
 };
@@ -18,7 +20,6 @@ use crate::store::{
 };
 use crate::{idb, store};
 use js_sys::{Array, Promise, Reflect};
-use serde::Deserialize;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -32,28 +33,6 @@ use synclane_core::validate::{validate_remote_batch, RawChange, ValidationContex
 use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError, SyncResult};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ClockOptions {
-    max_drift_ms: Option<u64>,
-    reject_future_ms: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OpenOptions {
-    workspace_id: String,
-    #[serde(default)]
-    db_name: Option<String>,
-    #[serde(default)]
-    device_id: Option<String>,
-    tables: Vec<TableSpec>,
-    #[serde(default)]
-    clock: Option<ClockOptions>,
-    #[serde(default)]
-    outbox: Option<OutboxConfig>,
-}
 
 const DEVICE_STATE: &str = "device";
 
@@ -295,16 +274,7 @@ impl EngineCore {
     pub fn inspect(&self, options: JsValue) -> Promise {
         let store = self.inner.borrow().store.clone();
         promise(async move {
-            let options: crate::store::inspect::InspectOptions =
-                if options.is_undefined() || options.is_null() {
-                    Default::default()
-                } else {
-                    crate::interop::from_js_strict(
-                        options,
-                        "inspect options",
-                        synclane_core::ErrorCode::InvalidArgument,
-                    )?
-                };
+            let options = crate::store::inspect::InspectOptions::from_js(options)?;
             store.ready().await?;
             crate::store::inspect::inspect(&store, options).await
         })
@@ -527,7 +497,7 @@ impl EngineCore {
     }
 
     async fn connect_core(options: JsValue) -> SyncResult<EngineCore> {
-        let options: OpenOptions = from_js_strict(options, "engine options", ErrorCode::InvalidArgument)?;
+        let options = OpenOptions::from_js(options)?;
         if options.workspace_id.is_empty() {
             return Err(SyncError::invalid_argument("workspaceId must not be empty"));
         }
@@ -713,23 +683,6 @@ fn parse_settlements(value: &JsValue) -> SyncResult<Vec<Settlement>> {
                 PushOutcome::Failed(err)
             };
             Ok(Settlement { seq, op_id, outcome })
-        })
-        .collect()
-}
-
-fn parse_changes(changes: &JsValue) -> SyncResult<Vec<RawChange<JsPayload>>> {
-    if !Array::is_array(changes) {
-        return Err(SyncError::invalid_change("a batch of changes must be an array"));
-    }
-    Array::from(changes)
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            if !item.is_object() || Array::is_array(&item) {
-                return Err(SyncError::invalid_change(format!("change #{index} must be an object")));
-            }
-            serde_wasm_bindgen::from_value(item)
-                .map_err(|e| SyncError::invalid_change(format!("change #{index}: {e}")))
         })
         .collect()
 }

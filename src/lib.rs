@@ -5,9 +5,11 @@
 //! themselves live in `synclane-js`, shared with the in-memory server's module
 //! (`synclane-memory`).
 
+mod changes;
 mod clock;
 mod engine;
 mod idb;
+mod options;
 mod payload;
 mod policy;
 mod query;

@@ -1,20 +1,12 @@
 //! Payloads stay JavaScript values: the core asks them only what it needs to know.
 
 use js_sys::{Array, Reflect};
-use serde::{Deserialize, Deserializer};
 use synclane_core::change::{Payload, PayloadId};
 use wasm_bindgen::JsValue;
 
 /// A record payload kept as the JavaScript value it arrived as.
 #[derive(Debug, Clone)]
 pub struct JsPayload(pub JsValue);
-
-impl<'de> Deserialize<'de> for JsPayload {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Keeps the value as is (no copy into Rust) when read by serde-wasm-bindgen.
-        serde_wasm_bindgen::preserve::deserialize(deserializer).map(JsPayload)
-    }
-}
 
 impl Payload for JsPayload {
     fn is_object(&self) -> bool {

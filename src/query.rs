@@ -1,33 +1,23 @@
 //! Reads by table, index and key range.
 
 use crate::idb;
-use crate::interop::from_js_strict;
 use crate::payload::JsPayload;
 use crate::store::object_store;
-use serde::Deserialize;
 use synclane_core::{ErrorCode, SyncError, SyncResult};
+use synclane_js::read::{read_error, Fields};
 use wasm_bindgen::JsValue;
 use web_sys::{IdbKeyRange, IdbTransaction};
 
 /// A query of `getAll`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct Query {
-    #[serde(default)]
     pub index: Option<String>,
-    #[serde(default)]
     pub only: Option<JsPayload>,
-    #[serde(default)]
     pub lower: Option<JsPayload>,
-    #[serde(default)]
     pub upper: Option<JsPayload>,
-    #[serde(default)]
     pub lower_open: bool,
-    #[serde(default)]
     pub upper_open: bool,
-    #[serde(default)]
     pub limit: Option<u32>,
-    #[serde(default)]
     pub with_meta: bool,
 }
 
@@ -36,7 +26,30 @@ impl Query {
         if value.is_undefined() || value.is_null() {
             return Ok(Query::default());
         }
-        from_js_strict(value, "query", ErrorCode::InvalidArgument)
+        let read = || {
+            let f = Fields::of(value)?;
+            f.deny_unknown(&[
+                "index",
+                "only",
+                "lower",
+                "upper",
+                "lowerOpen",
+                "upperOpen",
+                "limit",
+                "withMeta",
+            ])?;
+            Ok(Query {
+                index: f.opt_string("index")?,
+                only: f.get("only").map(JsPayload),
+                lower: f.get("lower").map(JsPayload),
+                upper: f.get("upper").map(JsPayload),
+                lower_open: f.opt_bool("lowerOpen")?.unwrap_or(false),
+                upper_open: f.opt_bool("upperOpen")?.unwrap_or(false),
+                limit: f.opt_u32("limit")?,
+                with_meta: f.opt_bool("withMeta")?.unwrap_or(false),
+            })
+        };
+        read().map_err(read_error("query", ErrorCode::InvalidArgument))
     }
 
     fn range(&self) -> SyncResult<Option<IdbKeyRange>> {

@@ -307,10 +307,76 @@ async fn a_bad_batch_is_rejected_whole_and_leaves_data_and_cursor_untouched() {
         let err = wait(engine.apply_remote(js(&batch), 3.0, false)).await.unwrap_err();
         assert_eq!(get(&err, "code").as_string().as_deref(), Some(code), "{batch}");
     }
+    // A field of the wrong type, in a change after a good one, rejects the batch with a message
+    // naming the change and the field.
+    let good = change("ok", "put", 9, 2, "o2", "overwritten?");
+    let spoilt = |from: &str, to: &str| {
+        let bad = change("n2", "put", 1, 3, "o3", "x");
+        assert!(bad.contains(from), "{from}");
+        format!("[{good},{}]", bad.replacen(from, to, 1))
+    };
+    let typed_cases = [
+        (spoilt(r#""pk":"n2""#, r#""pk":2"#), "change #1: pk must be a string"),
+        (spoilt(r#""op":"put""#, r#""op":true"#), "change #1: op must be a string"),
+        (
+            spoilt(r#""tableName":"notes""#, r#""tableName":["notes"]"#),
+            "change #1: tableName must be a string",
+        ),
+        (
+            spoilt(r#""serverVersion":3"#, r#""serverVersion":2.5"#),
+            "change #1: serverVersion must be a non-negative integer",
+        ),
+        (
+            spoilt(r#""serverVersion":3"#, r#""serverVersion":-3"#),
+            "change #1: serverVersion must be a non-negative integer",
+        ),
+        (
+            spoilt(r#""serverVersion":3"#, r#""serverVersion":"3""#),
+            "change #1: serverVersion must be a non-negative integer",
+        ),
+        (spoilt(r#""clock":1"#, r#""clock":1e300"#), "change #1: stamp.clock must be a non-negative integer"),
+        (spoilt(r#""deviceId":"remote""#, r#""deviceId":{}"#), "change #1: stamp.deviceId must be a string"),
+        (
+            format!(r#"[{good},{{"tableName":"notes","stamp":"later"}}]"#),
+            "change #1: stamp must be an object",
+        ),
+        (format!("[{good},[1,2]]"), "change #1 must be an object"),
+    ];
+    for (batch, message) in typed_cases {
+        let err = wait(engine.apply_remote(js(&batch), 3.0, false)).await.unwrap_err();
+        assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_change"), "{batch}");
+        assert_eq!(get(&err, "message").as_string().as_deref(), Some(message), "{batch}");
+    }
     let record = wait(engine.get("notes".into(), "ok".into(), false)).await.unwrap();
     assert_eq!(get(&record, "title").as_string().as_deref(), Some("safe"));
     let cursor = wait(engine.cursor_state()).await.unwrap();
     assert_eq!(get(&cursor, "cursor").as_f64(), Some(1.0));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn remote_changes_read_the_wire_spellings_and_big_integers_too() {
+    let engine = open(&unique("spellings"), NOTES).await;
+    // snake_case field names (the reference server's JSON), a BigInt version and clock, a null
+    // payload on a delete: all read as their camelCase, number and absent equivalents.
+    let batch = Array::new();
+    let put = js(&change("a", "put", 1, 1, "o1", "first")
+        .replace("\"tableName\"", "\"table_name\"")
+        .replace("\"serverVersion\"", "\"server_version\"")
+        .replace("\"deviceId\"", "\"device_id\"")
+        .replace("\"opId\"", "\"op_id\""));
+    let delete = js(&change("b", "delete", 1, 2, "o2", "")
+        .replace("\"op\":\"delete\"", "\"op\":\"delete\",\"payload\":null"));
+    Reflect::set(&delete, &"serverVersion".into(), &js_sys::BigInt::from(2u64).into()).unwrap();
+    Reflect::set(&get(&delete, "stamp"), &"clock".into(), &js_sys::BigInt::from(1u64).into()).unwrap();
+    batch.push(&put);
+    batch.push(&delete);
+    let report = wait(engine.apply_remote(batch.into(), 2.0, false)).await.unwrap();
+    assert_eq!(Array::from(&get(&report, "applied")).length(), 2);
+    let a = wait(engine.get("notes".into(), "a".into(), true)).await.unwrap();
+    assert_eq!(get(&a, "title").as_string().as_deref(), Some("first"));
+    let cursor = wait(engine.cursor_state()).await.unwrap();
+    assert_eq!(get(&cursor, "cursor").as_f64(), Some(2.0));
     engine.close();
 }
 

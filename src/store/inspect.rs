@@ -10,13 +10,13 @@ use crate::idb;
 use crate::interop::to_js;
 use js_sys::{Object, Reflect};
 use synclane_core::cursor::CursorState;
-use synclane_core::SyncResult;
+use synclane_core::{ErrorCode, SyncResult};
+use synclane_js::read::{read_error, Fields};
 use wasm_bindgen::JsValue;
 use web_sys::{IdbCursorDirection, IdbKeyRange};
 
 /// How much to read.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy)]
 pub struct InspectOptions {
     /// Outbox entries to return, from the head of the queue.
     pub outbox_limit: u32,
@@ -27,6 +27,25 @@ pub struct InspectOptions {
 impl Default for InspectOptions {
     fn default() -> Self {
         InspectOptions { outbox_limit: 500, conflict_limit: 100 }
+    }
+}
+
+impl InspectOptions {
+    /// `{ outboxLimit?, conflictLimit? }`; `undefined` or `null` for the defaults.
+    pub fn from_js(value: JsValue) -> SyncResult<InspectOptions> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(InspectOptions::default());
+        }
+        let read = || {
+            let f = Fields::of(value)?;
+            f.deny_unknown(&["outboxLimit", "conflictLimit"])?;
+            let defaults = InspectOptions::default();
+            Ok(InspectOptions {
+                outbox_limit: f.opt_u32("outboxLimit")?.unwrap_or(defaults.outbox_limit),
+                conflict_limit: f.opt_u32("conflictLimit")?.unwrap_or(defaults.conflict_limit),
+            })
+        };
+        read().map_err(read_error("inspect options", ErrorCode::InvalidArgument))
     }
 }
 

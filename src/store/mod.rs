@@ -15,7 +15,7 @@ use crate::idb;
 use js_sys::Reflect;
 use records::{from_stored, set};
 use schema::{TableSpec, SYNC_STATE, TOMBSTONES};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -426,7 +426,7 @@ pub fn object_store(tx: &IdbTransaction, name: &str) -> SyncResult<IdbObjectStor
 }
 
 /// Reads a value of `_sync_state`.
-pub async fn read_state<T: DeserializeOwned>(tx: &IdbTransaction, key: &str) -> SyncResult<Option<T>> {
+pub async fn read_state<T: records::Stored>(tx: &IdbTransaction, key: &str) -> SyncResult<Option<T>> {
     let req = read_state_request(tx, key)?;
     parse_state(idb::request(&req, "reading sync state").await?, key)
 }
@@ -439,7 +439,7 @@ pub fn read_state_request(tx: &IdbTransaction, key: &str) -> SyncResult<web_sys:
 }
 
 /// Reads the value of `_sync_state` row `key` from the row a request returned.
-pub fn parse_state<T: DeserializeOwned>(row: JsValue, key: &str) -> SyncResult<Option<T>> {
+pub fn parse_state<T: records::Stored>(row: JsValue, key: &str) -> SyncResult<Option<T>> {
     if row.is_undefined() {
         return Ok(None);
     }

@@ -6,10 +6,14 @@
 //! `[tableName, pk]`.
 
 use super::js_objects::{self, JsRecordKey, JsStrings};
+use crate::payload::JsPayload;
 use js_sys::{Object, Reflect};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use synclane_core::change::SyncChange;
+use synclane_core::cursor::{CursorPhase, CursorState};
 use synclane_core::outbox::OpState;
 use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError, SyncResult};
+use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbObjectStore;
 
@@ -17,7 +21,7 @@ use web_sys::IdbObjectStore;
 pub const META_FIELD: &str = "_sync";
 
 /// Sync metadata stored with a record or tombstone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredMeta {
     pub clock: u64,
@@ -51,8 +55,7 @@ impl StoredMeta {
 
 /// A tombstone as stored (written by [`stored_tombstone`]; its `key`, `[tableName, pk]`, is the
 /// store's key path and not read back).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Tombstone {
     pub table_name: String,
     pub pk: String,
@@ -153,7 +156,7 @@ pub fn app_record(stored: JsValue, with_meta: bool) -> JsValue {
 }
 
 /// An outbox entry as stored in `_pending_ops`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,14 +220,130 @@ pub fn stored_tombstone(id: &JsRecordKey, meta: &JsValue, deleted_at: u64) -> Js
     js_objects::stored_tombstone(&id.table, &id.pk, meta, deleted_at as f64)
 }
 
-pub fn from_stored<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, SyncError> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| unreadable(what, e))
+/// A value the engine stored, read back from its JavaScript form. The readers are written by
+/// hand over [`Fields`] (see `synclane_js::read` for why not serde); their field names are the
+/// ones the writers use.
+pub trait Stored: Sized {
+    fn read(value: JsValue) -> ReadResult<Self>;
+}
+
+pub fn from_stored<T: Stored>(value: JsValue, what: &str) -> Result<T, SyncError> {
+    T::read(value).map_err(|problem| unreadable(what, problem))
 }
 
 // Out of line, so the many instances of `from_stored` share one error path.
 #[inline(never)]
-fn unreadable(what: &str, e: serde_wasm_bindgen::Error) -> SyncError {
-    SyncError::new(ErrorCode::Storage, format!("stored {what} is unreadable: {e}"))
+fn unreadable(what: &str, problem: String) -> SyncError {
+    SyncError::new(ErrorCode::Storage, format!("stored {what} is unreadable: {problem}"))
+}
+
+impl Stored for String {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        value.as_string().ok_or_else(|| "expected a string".to_string())
+    }
+}
+
+impl Stored for StoredMeta {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        read_meta(&Fields::of(value)?)
+    }
+}
+
+fn read_meta(f: &Fields) -> ReadResult<StoredMeta> {
+    Ok(StoredMeta {
+        clock: f.uint("clock")?,
+        hlc: f.string("hlc")?,
+        device_id: f.string("deviceId")?,
+        op_id: f.string("opId")?,
+        server_version: f.opt_uint("serverVersion")?,
+    })
+}
+
+impl Stored for Tombstone {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        let f = Fields::of(value)?;
+        Ok(Tombstone {
+            table_name: f.string("tableName")?,
+            pk: f.string("pk")?,
+            meta: read_meta(&f.object("meta")?)?,
+            deleted_at: f.uint("deletedAt")?,
+        })
+    }
+}
+
+impl Stored for StoredEntry {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        let f = Fields::of(value)?;
+        Ok(StoredEntry {
+            seq: f.opt_uint("seq")?,
+            op_id: f.string("opId")?,
+            table_name: f.string("tableName")?,
+            pk: f.string("pk")?,
+            op: f.named("op", OpKind::parse)?,
+            stamp: read_stamp(&f.object("stamp")?)?,
+            state: f.named("state", |s| match s {
+                "pending" => Some(OpState::Pending),
+                "inFlight" => Some(OpState::InFlight),
+                "failed" => Some(OpState::Failed),
+                _ => None,
+            })?,
+            attempts: f.opt_u32("attempts")?.ok_or("missing field `attempts`")?,
+            next_attempt_at: f.uint("nextAttemptAt")?,
+            byte_size: f.uint("byteSize")?,
+            created_at: f.uint("createdAt")?,
+            last_error: f.opt_object("lastError")?.map(|e| read_sync_error(&e)).transpose()?,
+        })
+    }
+}
+
+impl Stored for CursorState {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        let f = Fields::of(value)?;
+        Ok(CursorState {
+            phase: f.named("phase", |s| match s {
+                "coldStart" => Some(CursorPhase::ColdStart),
+                "bootstrapping" => Some(CursorPhase::Bootstrapping),
+                "live" => Some(CursorPhase::Live),
+                "expired" => Some(CursorPhase::Expired),
+                "rescanning" => Some(CursorPhase::Rescanning),
+                _ => None,
+            })?,
+            cursor: f.uint("cursor")?,
+        })
+    }
+}
+
+/// A change staged by a rescan, as `stage_page` stored it.
+impl Stored for SyncChange<JsPayload> {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        let f = Fields::of(value)?;
+        Ok(SyncChange {
+            table_name: f.string("tableName")?,
+            pk: f.string("pk")?,
+            op: f.named("op", OpKind::parse)?,
+            payload: f.get("payload").map(JsPayload),
+            server_version: f.uint("serverVersion")?,
+            stamp: read_stamp(&f.object("stamp")?)?,
+        })
+    }
+}
+
+pub fn read_stamp(f: &Fields) -> ReadResult<ChangeStamp> {
+    Ok(ChangeStamp {
+        clock: f.uint("clock")?,
+        hlc: f.string("hlc")?,
+        device_id: f.string("deviceId")?,
+        op_id: f.string("opId")?,
+    })
+}
+
+/// An error as `SyncError` serialises: `{ code, message, retryAfterMs? }`.
+pub fn read_sync_error(f: &Fields) -> ReadResult<SyncError> {
+    Ok(SyncError {
+        code: f.named("code", ErrorCode::parse)?,
+        message: f.string("message")?,
+        retry_after_ms: f.opt_uint("retryAfterMs")?,
+    })
 }
 
 pub fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), SyncError> {

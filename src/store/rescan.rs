@@ -15,19 +15,20 @@ use crate::idb;
 use crate::interop::to_js;
 use crate::payload::JsPayload;
 use js_sys::{Array, Reflect};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
 use synclane_core::plan::{compute_plan, PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
-use synclane_core::{ErrorCode, OpKind, SyncError, SyncResult};
+use synclane_core::{OpKind, SyncError, SyncResult};
+use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransaction;
 
 const STAGING_STATE: &str = "staging";
 
 /// Progress of the staging, kept with the staged pages.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StagingState {
     /// Where the next page must start (pages are contiguous).
@@ -39,6 +40,19 @@ pub struct StagingState {
     /// The retention floor the first page reported (sent with the next pages).
     pub retention_floor: u64,
     pub complete: bool,
+}
+
+impl super::records::Stored for StagingState {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        let f = Fields::of(value)?;
+        Ok(StagingState {
+            next_cursor: f.uint("nextCursor")?,
+            received: f.uint("received")?,
+            expected_total: f.opt_uint("expectedTotal")?,
+            retention_floor: f.uint("retentionFloor")?,
+            complete: f.opt_bool("complete")?.ok_or("missing field `complete`")?,
+        })
+    }
 }
 
 /// What the swap changed.
@@ -233,11 +247,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         let staged = Array::from(&idb::request(&staged_req, "reading the staging").await?);
         let staged_changes = staged
             .iter()
-            .map(|value| {
-                serde_wasm_bindgen::from_value::<SyncChange<JsPayload>>(value).map_err(|e| {
-                    SyncError::new(ErrorCode::Storage, format!("staged change is unreadable: {e}"))
-                })
-            })
+            .map(|value| from_stored::<SyncChange<JsPayload>>(value, "staged change"))
             .collect::<SyncResult<Vec<_>>>()?;
         let (remote_changes, remote) = remote_set(store, staged_changes);
         let plan = compute_plan(&local, &remote, &pending_keys)?;

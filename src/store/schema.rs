@@ -9,7 +9,7 @@
 //! Nothing is ever deleted except an index whose definition changed (it is rebuilt from the
 //! data), so records and pending ops survive every upgrade.
 
-use serde::Deserialize;
+use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::JsValue;
 use web_sys::{IdbDatabase, IdbIndexParameters, IdbObjectStore, IdbObjectStoreParameters, IdbTransaction};
 
@@ -24,8 +24,7 @@ pub const STAGING: &str = "_staging";
 pub const BY_RECORD: &str = "by_record";
 
 /// Where an index reads its key from.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyPath {
     One(String),
     Many(Vec<String>),
@@ -58,24 +57,50 @@ impl KeyPath {
 }
 
 /// An index the app declares on a table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexSpec {
     pub name: String,
     pub key_path: KeyPath,
-    #[serde(default)]
     pub unique: bool,
-    #[serde(default)]
     pub multi_entry: bool,
 }
 
 /// A synced table the app declares.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
     pub name: String,
-    #[serde(default)]
     pub indexes: Vec<IndexSpec>,
+}
+
+impl TableSpec {
+    /// `{ name, indexes?: [{ name, keyPath, unique?, multiEntry? }] }`; `keyPath` is a string or
+    /// an array of strings.
+    pub fn read(f: &Fields) -> ReadResult<TableSpec> {
+        f.deny_unknown(&["name", "indexes"])?;
+        let indexes = f.opt_array("indexes", |value, name| {
+            let index = Fields::at(value, name.clone())?;
+            index.deny_unknown(&["name", "keyPath", "unique", "multiEntry"])?;
+            let key_path = match index.get("keyPath") {
+                Some(path) if path.is_string() => KeyPath::One(path.as_string().unwrap_or_default()),
+                Some(paths) if js_sys::Array::is_array(&paths) => KeyPath::Many(
+                    js_sys::Array::from(&paths)
+                        .iter()
+                        .map(|p| p.as_string())
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| format!("{name}.keyPath must hold strings only"))?,
+                ),
+                Some(_) => return Err(format!("{name}.keyPath must be a string or an array of strings")),
+                None => return Err(format!("missing field `{name}.keyPath`")),
+            };
+            Ok(IndexSpec {
+                name: index.string("name")?,
+                key_path,
+                unique: index.opt_bool("unique")?.unwrap_or(false),
+                multi_entry: index.opt_bool("multiEntry")?.unwrap_or(false),
+            })
+        })?;
+        Ok(TableSpec { name: f.string("name")?, indexes: indexes.unwrap_or_default() })
+    }
 }
 
 struct InternalStore {

@@ -12,11 +12,12 @@ use super::{
     read_state_request, write_state_value, Occupancy, Store, StoreSizes, TimeSlicer,
 };
 use crate::idb;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use synclane_core::hlc::HlcStamp;
 use synclane_core::outbox::{coalesce_with, Coalesce, OpState};
 use synclane_core::{next_clock, ChangeStamp, OpKind, SyncResult};
+use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbObjectStore, IdbTransaction};
 
@@ -38,7 +39,7 @@ pub struct LocalWrite {
 /// cost each single write one more put (about an eighth of its time). Read and write the row
 /// with [`read_totals`], [`totals_from_row`] and [`write_totals`], which carry the stamp over;
 /// serializing the struct (for JavaScript) gives the counts alone.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxTotals {
     pub count: u64,
@@ -52,6 +53,19 @@ pub struct OutboxTotals {
     /// The newest stamp a local write issued (`None` before the first one).
     #[serde(skip)]
     pub last_hlc: Option<HlcStamp>,
+}
+
+impl super::records::Stored for OutboxTotals {
+    fn read(value: JsValue) -> ReadResult<Self> {
+        let f = Fields::of(value)?;
+        Ok(OutboxTotals {
+            count: f.uint("count")?,
+            bytes: f.uint("bytes")?,
+            failed: f.opt_uint("failed")?.unwrap_or(0),
+            in_flight: f.opt_uint("inFlight")?.unwrap_or(0),
+            last_hlc: None,
+        })
+    }
 }
 
 pub const OUTBOX_TOTALS: &str = "outbox";

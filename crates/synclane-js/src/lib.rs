@@ -5,5 +5,6 @@
 
 pub mod error;
 pub mod interop;
+pub mod read;
 
 pub use error::to_js_error;

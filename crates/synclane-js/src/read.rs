@@ -1,0 +1,194 @@
+//! Reading JavaScript values into Rust types field by field, with messages that name the field.
+//!
+//! The engine's module reads its options, stored rows and policy inputs with this rather than
+//! with serde: serde's readers are generic, so every type got its own copy of them, and their
+//! error messages format floats, which alone pulled in about 14 KB of float printing. Each type
+//! writes its reader by hand in a few lines over [`Fields`]; the checks match serde's (integers
+//! must be safe, non-negative integers; `undefined` and `null` are an absent field).
+
+use js_sys::{Array, Object, Reflect};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use synclane_core::{ErrorCode, SyncError};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// A reader's failure: what is wrong, naming the field (`retry.maxAttempts must be ...`).
+pub type ReadResult<T> = Result<T, String>;
+
+/// Turns a reader's failure into a typed error: `{what}: {problem}`.
+#[inline(never)]
+pub fn read_error(what: &str, code: ErrorCode) -> impl Fn(String) -> SyncError + '_ {
+    move |problem| SyncError::new(code, format!("{what}: {problem}"))
+}
+
+thread_local! {
+    // Field names as JavaScript strings, made once: decoding a name for every lookup cost more
+    // than the lookup on the hot paths (stored rows are read on every write).
+    static KEYS: RefCell<HashMap<&'static str, JsValue>> = RefCell::new(HashMap::new());
+}
+
+/// The JavaScript string of a field name, cached.
+pub fn key(name: &'static str) -> JsValue {
+    KEYS.with(|keys| keys.borrow_mut().entry(name).or_insert_with(|| JsValue::from_str(name)).clone())
+}
+
+/// `undefined` and `null` are an absent value, as they are in JSON.
+pub fn present(value: JsValue) -> Option<JsValue> {
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
+/// Whether a value is a plain object (not an array, not a function).
+pub fn is_object(value: &JsValue) -> bool {
+    value.is_object() && !Array::is_array(value) && !value.is_function()
+}
+
+/// The fields of a JavaScript object. `path` prefixes every message, for nested objects.
+pub struct Fields {
+    object: JsValue,
+    path: String,
+}
+
+impl Fields {
+    /// `value` must be a plain object.
+    pub fn of(value: JsValue) -> ReadResult<Fields> {
+        Fields::at(value, String::new())
+    }
+
+    /// `value` must be a plain object; its messages name it `path` (an array item: `tables[2]`).
+    pub fn at(value: JsValue, path: String) -> ReadResult<Fields> {
+        if is_object(&value) {
+            Ok(Fields { object: value, path })
+        } else if path.is_empty() {
+            Err("expected an object".into())
+        } else {
+            Err(format!("{path} must be an object"))
+        }
+    }
+
+    /// The field's name as messages show it.
+    fn name(&self, field: &str) -> String {
+        if self.path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{}.{field}", self.path)
+        }
+    }
+
+    /// The field's value, or `None` when it is absent, `undefined` or `null`.
+    pub fn get(&self, field: &'static str) -> Option<JsValue> {
+        present(Reflect::get(&self.object, &key(field)).unwrap_or(JsValue::UNDEFINED))
+    }
+
+    fn required(&self, field: &'static str) -> ReadResult<JsValue> {
+        self.get(field).ok_or_else(|| format!("missing field `{}`", self.name(field)))
+    }
+
+    /// Refuses fields not in `known` (a misspelt option must not pass silently).
+    pub fn deny_unknown(&self, known: &[&str]) -> ReadResult<()> {
+        let names = Object::keys(self.object.unchecked_ref::<Object>());
+        for name in names.iter() {
+            let name = name.as_string().unwrap_or_default();
+            if !known.contains(&name.as_str()) {
+                let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                return Err(format!(
+                    "unknown field `{}`, expected one of {}",
+                    self.name(&name),
+                    expected.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn string(&self, field: &'static str) -> ReadResult<String> {
+        let value = self.required(field)?;
+        self.as_string(field, value)
+    }
+
+    pub fn opt_string(&self, field: &'static str) -> ReadResult<Option<String>> {
+        self.get(field).map(|value| self.as_string(field, value)).transpose()
+    }
+
+    fn as_string(&self, field: &str, value: JsValue) -> ReadResult<String> {
+        value.as_string().ok_or_else(|| format!("{} must be a string", self.name(field)))
+    }
+
+    pub fn uint(&self, field: &'static str) -> ReadResult<u64> {
+        let value = self.required(field)?;
+        uint(&value).ok_or_else(|| self.not_uint(field))
+    }
+
+    pub fn opt_uint(&self, field: &'static str) -> ReadResult<Option<u64>> {
+        self.get(field).map(|value| uint(&value).ok_or_else(|| self.not_uint(field))).transpose()
+    }
+
+    pub fn opt_u32(&self, field: &'static str) -> ReadResult<Option<u32>> {
+        self.opt_uint(field)?
+            .map(|v| {
+                u32::try_from(v).map_err(|_| format!("{} must be at most {}", self.name(field), u32::MAX))
+            })
+            .transpose()
+    }
+
+    fn not_uint(&self, field: &str) -> String {
+        format!("{} must be a non-negative integer", self.name(field))
+    }
+
+    pub fn opt_number(&self, field: &'static str) -> ReadResult<Option<f64>> {
+        self.get(field)
+            .map(|value| value.as_f64().ok_or_else(|| format!("{} must be a number", self.name(field))))
+            .transpose()
+    }
+
+    pub fn opt_bool(&self, field: &'static str) -> ReadResult<Option<bool>> {
+        self.get(field)
+            .map(|value| value.as_bool().ok_or_else(|| format!("{} must be true or false", self.name(field))))
+            .transpose()
+    }
+
+    /// A nested object.
+    pub fn object(&self, field: &'static str) -> ReadResult<Fields> {
+        let value = self.required(field)?;
+        Fields::at(value, self.name(field))
+    }
+
+    pub fn opt_object(&self, field: &'static str) -> ReadResult<Option<Fields>> {
+        self.get(field).map(|value| Fields::at(value, self.name(field))).transpose()
+    }
+
+    /// An array's items, each read by `item` (given the item and its name, `field[i]`).
+    pub fn opt_array<T>(
+        &self,
+        field: &'static str,
+        mut item: impl FnMut(JsValue, String) -> ReadResult<T>,
+    ) -> ReadResult<Option<Vec<T>>> {
+        let Some(value) = self.get(field) else { return Ok(None) };
+        if !Array::is_array(&value) {
+            return Err(format!("{} must be an array", self.name(field)));
+        }
+        let name = self.name(field);
+        Array::from(&value)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| item(v, format!("{name}[{i}]")))
+            .collect::<ReadResult<_>>()
+            .map(Some)
+    }
+
+    /// A string field that names one of a set (an enum), read by `parse`.
+    pub fn named<T>(&self, field: &'static str, parse: impl Fn(&str) -> Option<T>) -> ReadResult<T> {
+        let text = self.string(field)?;
+        parse(&text).ok_or_else(|| format!("{} has an unknown value {text:?}", self.name(field)))
+    }
+}
+
+/// A non-negative integer: a safe-integer number, or a BigInt that fits in 64 bits.
+pub fn uint(value: &JsValue) -> Option<u64> {
+    if let Some(number) = value.as_f64() {
+        (js_sys::Number::is_safe_integer(value) && number >= 0.0).then_some(number as u64)
+    } else if value.is_bigint() {
+        u64::try_from(value.clone()).ok()
+    } else {
+        None
+    }
+}
