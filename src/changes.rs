@@ -95,7 +95,7 @@ fn either(object: &JsValue, [camel, snake]: &[JsValue; 2]) -> JsValue {
 
 /// `undefined` and `null` are an absent field, as they are in JSON.
 fn present(value: JsValue) -> Option<JsValue> {
-    (!value.is_undefined() && !value.is_null()).then_some(value)
+    (!value.is_null_or_undefined()).then_some(value)
 }
 
 fn text(value: JsValue, name: &str) -> Result<Option<String>, String> {
@@ -112,14 +112,5 @@ fn integer(object: &JsValue, key: &JsValue, name: &str) -> Result<Option<u64>, S
 /// A non-negative integer: a safe-integer number, or a BigInt that fits in 64 bits.
 fn integer_value(value: JsValue, name: &str) -> Result<Option<u64>, String> {
     let Some(value) = present(value) else { return Ok(None) };
-    if let Some(number) = value.as_f64() {
-        if js_sys::Number::is_safe_integer(&value) && number >= 0.0 {
-            return Ok(Some(number as u64));
-        }
-    } else if value.is_bigint() {
-        if let Ok(number) = u64::try_from(value) {
-            return Ok(Some(number));
-        }
-    }
-    Err(format!("{name} must be a non-negative integer"))
+    synclane_js::read::uint(&value).map(Some).ok_or_else(|| format!("{name} must be a non-negative integer"))
 }
