@@ -4,9 +4,10 @@
 
 use crate::changes::parse_changes;
 use crate::error::to_js_error;
-use crate::interop::{now_ms, to_js};
+use crate::interop::now_ms;
 use crate::options::OpenOptions;
 use crate::payload::JsPayload;
+use crate::results;
 use crate::store::outbox::{self as idb_outbox, FailedOpAction, Settlement};
 use crate::store::records::{app_record, from_stored, StoredEntry};
 use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
@@ -164,7 +165,7 @@ impl EngineCore {
             }
             let result = js_sys::Object::new();
             Reflect::set(&result, &"captured".into(), &outcome.captured).ok();
-            Reflect::set(&result, &"outbox".into(), &to_js(&outcome.totals)?).ok();
+            Reflect::set(&result, &"outbox".into(), &results::totals(&outcome.totals)).ok();
             Ok(result.into())
         })
     }
@@ -241,7 +242,7 @@ impl EngineCore {
             store.ready().await?;
             let tx = store.transaction(&[SYNC_STATE], false)?;
             let cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
-            to_js(&cursor)
+            Ok(results::cursor(&cursor))
         })
     }
 
@@ -263,7 +264,7 @@ impl EngineCore {
             let totals = read_totals(&tx).await?;
             let out = js_sys::Object::new();
             Reflect::set(&out, &"entries".into(), &entries).ok();
-            Reflect::set(&out, &"totals".into(), &to_js(&totals)?).ok();
+            Reflect::set(&out, &"totals".into(), &results::totals(&totals)).ok();
             Ok(out.into())
         })
     }
@@ -306,7 +307,7 @@ impl EngineCore {
             let settlements = parse_settlements(&settlements)?;
             let report =
                 idb_outbox::settle(&store, settlements, now_ms(), js_sys::Math::random(), &config).await?;
-            to_js(&report)
+            Ok(results::settled(&report))
         })
     }
 
@@ -346,7 +347,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            to_js(&rescan::begin(&store).await?)
+            Ok(results::cursor(&rescan::begin(&store).await?))
         })
     }
 
@@ -382,7 +383,7 @@ impl EngineCore {
                 retention_floor,
             )
             .await?;
-            to_js(&state)
+            Ok(results::staging(&state))
         })
     }
 
@@ -396,7 +397,7 @@ impl EngineCore {
         };
         promise(async move {
             store.ready().await?;
-            to_js(&idb_outbox::preview(&store, now_ms(), &config).await?)
+            Ok(results::preview(&idb_outbox::preview(&store, now_ms(), &config).await?))
         })
     }
 
@@ -411,14 +412,7 @@ impl EngineCore {
             store.ready().await?;
             let validated = inner.borrow().validate_remote(parse_changes(&changes)?)?;
             let plan = rescan::dry_run(&store, validated).await?;
-            #[derive(serde::Serialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Planned {
-                #[serde(flatten)]
-                plan: synclane_core::plan::ReconcilePlan,
-                summary: synclane_core::plan::PlanSummary,
-            }
-            to_js(&Planned { summary: plan.summary(), plan })
+            Ok(results::plan(&plan))
         })
     }
 
@@ -429,7 +423,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            to_js(&rescan::complete(&store, now_ms()).await?)
+            Ok(results::rescan_report(&rescan::complete(&store, now_ms()).await?))
         })
     }
 
@@ -439,7 +433,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            to_js(&rescan::abort_rescan(&store).await?)
+            Ok(results::cursor(&rescan::abort_rescan(&store).await?))
         })
     }
 
@@ -449,7 +443,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            to_js(&rescan::staging_state(&store).await?)
+            Ok(results::staging(&rescan::staging_state(&store).await?))
         })
     }
 
@@ -534,7 +528,7 @@ impl EngineCore {
             (None, Some(id)) => id,
             (None, None) => random_id()?,
         };
-        write_state(&tx, DEVICE_STATE, &device_id)?;
+        write_state(&tx, DEVICE_STATE, &JsValue::from_str(&device_id))?;
         store::commit(&tx, "saving the device id").await?;
         let defaults = ClockPolicy::default();
         let policy = ClockPolicy {
@@ -649,11 +643,7 @@ async fn apply_changes(
             skew = skew.max(ahead_ms);
         }
     }
-    let out = to_js(&report)?;
-    Reflect::set(&out, &"applied".into(), &report.applied).ok();
-    Reflect::set(&out, &"conflicts".into(), &report.conflicts).ok();
-    Reflect::set(&out, &"skewMs".into(), &JsValue::from_f64(skew as f64)).ok();
-    Ok(out)
+    Ok(results::applied(&report).num("skewMs", skew).into_js())
 }
 
 fn parse_settlements(value: &JsValue) -> SyncResult<Vec<Settlement>> {

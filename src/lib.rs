@@ -13,6 +13,7 @@ mod options;
 mod payload;
 mod policy;
 mod query;
+mod results;
 mod store;
 
 use synclane_js::{error, interop};

@@ -2,7 +2,6 @@
 //! state and asks these functions; it never interprets timestamps itself.
 
 use crate::error::to_js_error;
-use crate::interop::to_js;
 use crate::store::records::read_sync_error;
 use synclane_core::policy::{evaluate, PolicyConfig, PolicyState, SyncTrigger};
 use synclane_core::status::{derive_status, StatusInput, SyncProgress};
@@ -78,7 +77,7 @@ pub fn evaluate_policy(
         let trigger = SyncTrigger::parse(trigger)
             .ok_or_else(|| SyncError::invalid_argument(format!("unknown trigger {trigger:?}")))?;
         let now = crate::interop::version_arg(now_ms.floor(), "nowMs")?;
-        to_js(&evaluate(&state, trigger, now, &config(policy_config)?))
+        Ok(crate::results::decision(&evaluate(&state, trigger, now, &config(policy_config)?)))
     };
     run().map_err(to_js_error)
 }
@@ -91,7 +90,7 @@ pub fn derive_status_js(input: JsValue, now_ms: f64, policy_config: JsValue) -> 
             .and_then(|f| read_status_input(&f))
             .map_err(read_error("status input", ErrorCode::InvalidArgument))?;
         let now = crate::interop::version_arg(now_ms.floor(), "nowMs")?;
-        to_js(&derive_status(&input, now, &config(policy_config)?))
+        Ok(crate::results::status(&derive_status(&input, now, &config(policy_config)?)))
     };
     run().map_err(to_js_error)
 }

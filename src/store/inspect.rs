@@ -7,7 +7,6 @@ use super::schema::{CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::write::{totals_from_row, OUTBOX_TOTALS};
 use super::{object_store, parse_state, read_state_request, Store};
 use crate::idb;
-use crate::interop::to_js;
 use js_sys::{Object, Reflect};
 use synclane_core::cursor::CursorState;
 use synclane_core::{ErrorCode, SyncResult};
@@ -99,7 +98,7 @@ pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsVal
 
     let outbox = Object::new();
     set(&outbox, "entries", &entries);
-    set(&outbox, "totals", &to_js(&totals)?);
+    set(&outbox, "totals", &crate::results::totals(&totals));
     let conflict_view = Object::new();
     set(&conflict_view, "entries", &recent);
     set(&conflict_view, "total", &conflict_total);
@@ -107,6 +106,6 @@ pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsVal
     set(&out, "outbox", &outbox);
     set(&out, "tombstones", &tombstones);
     set(&out, "conflicts", &conflict_view);
-    set(&out, "cursor", &to_js(&cursor)?);
+    set(&out, "cursor", &crate::results::cursor(&cursor));
     Ok(out.into())
 }

@@ -15,7 +15,6 @@ use crate::idb;
 use js_sys::Reflect;
 use records::{from_stored, set};
 use schema::{TableSpec, SYNC_STATE, TOMBSTONES};
-use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -448,12 +447,7 @@ pub fn parse_state<T: records::Stored>(row: JsValue, key: &str) -> SyncResult<Op
 }
 
 /// Writes a value of `_sync_state` (the request completes with the transaction).
-pub fn write_state<T: Serialize>(tx: &IdbTransaction, key: &str, value: &T) -> SyncResult<()> {
-    write_state_value(tx, key, &crate::interop::to_js(value)?)
-}
-
-/// Writes a value of `_sync_state` already converted to JavaScript.
-pub fn write_state_value(tx: &IdbTransaction, key: &str, value: &JsValue) -> SyncResult<()> {
+pub fn write_state(tx: &IdbTransaction, key: &str, value: &JsValue) -> SyncResult<()> {
     let store = object_store(tx, SYNC_STATE)?;
     let object = js_sys::Object::new();
     set(&object, "key", &JsValue::from_str(key))?;

@@ -7,7 +7,6 @@ use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE};
 use super::write::{read_totals, write_totals, OutboxTotals};
 use super::{abort, commit, object_store, record_key, Store};
 use crate::idb;
-use crate::interop::to_js;
 use js_sys::{Array, Reflect};
 use synclane_core::change::PendingOp;
 use synclane_core::outbox::{
@@ -25,8 +24,7 @@ pub struct Settlement {
 }
 
 /// What settling did, for events and status.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone)]
 pub struct SettleReport {
     pub removed: Vec<String>,
     pub retrying: Vec<(String, u64)>,
@@ -110,15 +108,15 @@ async fn queue_head(
 
 fn put_entry(tx: &IdbTransaction, value: &JsValue, entry: &StoredEntry) -> SyncResult<()> {
     // Rewrites the metadata fields and keeps the payload object as it is.
-    let fresh = to_js(entry)?;
-    for key in ["state", "attempts", "nextAttemptAt", "lastError"] {
-        let field = Reflect::get(&fresh, &key.into()).unwrap_or(JsValue::UNDEFINED);
-        if field.is_undefined() {
-            let _ = Reflect::delete_property(value.unchecked_ref_object(), &key.into());
-        } else {
-            let _ = Reflect::set(value, &key.into(), &field);
-        }
-    }
+    let set = |key: &str, field: &JsValue| Reflect::set(value, &key.into(), field).map(|_| ());
+    let written = set("state", &JsValue::from_str(crate::results::op_state(entry.state)))
+        .and_then(|_| set("attempts", &JsValue::from_f64(f64::from(entry.attempts))))
+        .and_then(|_| set("nextAttemptAt", &JsValue::from_f64(entry.next_attempt_at as f64)))
+        .and_then(|_| match &entry.last_error {
+            Some(error) => set("lastError", &crate::results::error(error)),
+            None => Reflect::delete_property(value.unchecked_ref_object(), &"lastError".into()).map(|_| ()),
+        });
+    written.map_err(|e| idb::storage_error("updating the outbox", &e))?;
     object_store(tx, PENDING_OPS)?
         .put(value)
         .map(|_| ())
@@ -187,8 +185,7 @@ pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> Sy
 
 /// What the next sync would push: due ops in the batches `take_batch` would form (as if each
 /// batch were acknowledged before the next), and the ops it would not push yet.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone)]
 pub struct PushPreview {
     pub batches: Vec<Vec<StoredEntry>>,
     pub ops: usize,

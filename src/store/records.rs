@@ -8,7 +8,6 @@
 use super::js_objects::{self, JsRecordKey, JsStrings};
 use crate::payload::JsPayload;
 use js_sys::{Object, Reflect};
-use serde::Serialize;
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::{CursorPhase, CursorState};
 use synclane_core::outbox::OpState;
@@ -21,14 +20,12 @@ use web_sys::IdbObjectStore;
 pub const META_FIELD: &str = "_sync";
 
 /// Sync metadata stored with a record or tombstone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredMeta {
     pub clock: u64,
     pub hlc: String,
     pub device_id: String,
     pub op_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<u64>,
 }
 
@@ -156,10 +153,8 @@ pub fn app_record(stored: JsValue, with_meta: bool) -> JsValue {
 }
 
 /// An outbox entry as stored in `_pending_ops`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct StoredEntry {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
     pub op_id: String,
     pub table_name: String,
@@ -171,7 +166,6 @@ pub struct StoredEntry {
     pub next_attempt_at: u64,
     pub byte_size: u64,
     pub created_at: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<SyncError>,
 }
 

@@ -11,9 +11,7 @@ use super::{
     read_state_request, write_state, Store, StoreSizes, TimeSlicer,
 };
 use crate::idb;
-use crate::interop::to_js;
 use crate::payload::JsPayload;
-use serde::Serialize;
 use std::collections::HashMap;
 use synclane_core::apply::{decide_remote, RemoteDecision};
 use synclane_core::change::SyncChange;
@@ -25,16 +23,14 @@ use web_sys::{IdbObjectStore, IdbTransaction};
 pub const CURSOR_STATE: &str = "cursor";
 
 /// One side of a conflict.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ConflictSide {
     pub op: OpKind,
     pub stamp: ChangeStamp,
 }
 
 /// A conflict, as logged and reported.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Conflict {
     pub table_name: String,
     pub pk: String,
@@ -47,15 +43,12 @@ pub struct Conflict {
 }
 
 /// What applying a batch did.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ApplyReport {
     /// The changes written locally, as `{ tableName, pk, op, serverVersion }` objects (built in
     /// JavaScript: the caller adds them to the report it hands out).
-    #[serde(skip)]
     pub applied: js_sys::Array,
     /// The conflicts, as the JavaScript objects logged in the store (added by the caller too).
-    #[serde(skip)]
     pub conflicts: js_sys::Array,
     pub echoes: u32,
     pub identical: u32,
@@ -320,7 +313,7 @@ async fn apply_in(
                     at: now_ms,
                 };
                 // One object serves the log and the report.
-                let logged = to_js(&conflict)?;
+                let logged = crate::results::conflict(&conflict);
                 conflicts_store.add(&logged).map_err(err("logging a conflict"))?;
                 report.conflicts.push(&logged);
             }
@@ -329,7 +322,7 @@ async fn apply_in(
     if let Some(page) = page {
         let advance = cursor.apply_page(page.next_cursor, page.has_more)?;
         report.cursor_moved = matches!(advance, synclane_core::cursor::Advance::Moved(_));
-        write_state(tx, CURSOR_STATE, &cursor)?;
+        write_state(tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
     }
     report.cursor = cursor;
     Ok(report)

@@ -12,10 +12,8 @@ use super::remote::CURSOR_STATE;
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
 use super::{in_tx, object_store, read_state, record_key, write_state, Store};
 use crate::idb;
-use crate::interop::to_js;
 use crate::payload::JsPayload;
 use js_sys::{Array, Reflect};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
@@ -28,8 +26,7 @@ use web_sys::IdbTransaction;
 const STAGING_STATE: &str = "staging";
 
 /// Progress of the staging, kept with the staged pages.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct StagingState {
     /// Where the next page must start (pages are contiguous).
     pub next_cursor: u64,
@@ -56,8 +53,7 @@ impl super::records::Stored for StagingState {
 }
 
 /// What the swap changed.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct RescanReport {
     pub summary: PlanSummary,
     pub cursor: CursorState,
@@ -76,9 +72,9 @@ pub async fn begin(store: &Store) -> SyncResult<CursorState> {
             cursor.expire()?;
         }
         cursor.begin_rescan()?;
-        write_state(&tx, CURSOR_STATE, &cursor)?;
+        write_state(&tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
         object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_state(&tx, STAGING_STATE, &StagingState::default())?;
+        write_state(&tx, STAGING_STATE, &crate::results::staging(&StagingState::default()))?;
         Ok(cursor)
     })
     .await
@@ -136,7 +132,7 @@ pub async fn stage_page(
                 }
             }
         }
-        write_state(&tx, STAGING_STATE, &state)?;
+        write_state(&tx, STAGING_STATE, &crate::results::staging(&state))?;
         Ok(state)
     })
     .await
@@ -287,9 +283,9 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         }
         let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
         cursor.complete_rescan(state.next_cursor)?;
-        write_state(&tx, CURSOR_STATE, &cursor)?;
+        write_state(&tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
         object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_state(&tx, STAGING_STATE, &StagingState::default())?;
+        write_state(&tx, STAGING_STATE, &crate::results::staging(&StagingState::default()))?;
         Ok(RescanReport { summary: plan.summary(), cursor, changed })
     })
     .await
@@ -302,10 +298,10 @@ pub async fn abort_rescan(store: &Store) -> SyncResult<CursorState> {
         let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
         if cursor.phase == synclane_core::cursor::CursorPhase::Rescanning {
             cursor.abort_rescan()?;
-            write_state(&tx, CURSOR_STATE, &cursor)?;
+            write_state(&tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
         }
         object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_state(&tx, STAGING_STATE, &StagingState::default())?;
+        write_state(&tx, STAGING_STATE, &crate::results::staging(&StagingState::default()))?;
         Ok(cursor)
     })
     .await
@@ -318,19 +314,17 @@ pub async fn staging_state(store: &Store) -> SyncResult<StagingState> {
 }
 
 fn change_to_js(change: &SyncChange<JsPayload>) -> SyncResult<JsValue> {
-    let meta: SyncChange<()> = SyncChange {
-        table_name: change.table_name.clone(),
-        pk: change.pk.clone(),
-        op: change.op,
-        payload: None,
-        server_version: change.server_version,
-        stamp: change.stamp.clone(),
-    };
-    let value = to_js(&meta)?;
-    if let Some(payload) = &change.payload {
-        set(value.unchecked_ref_object(), "payload", &payload.0)?;
+    let out = synclane_js::write::Out::new()
+        .text("tableName", &change.table_name)
+        .text("pk", &change.pk)
+        .text("op", change.op.as_str())
+        .num("serverVersion", change.server_version)
+        .set("stamp", &crate::results::stamp(&change.stamp));
+    Ok(match &change.payload {
+        Some(payload) => out.set("payload", &payload.0),
+        None => out,
     }
-    Ok(value)
+    .into_js())
 }
 
 trait AsObject {

@@ -9,10 +9,9 @@ use super::records::{
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_result,
-    read_state_request, write_state_value, Occupancy, Store, StoreSizes, TimeSlicer,
+    read_state_request, write_state, Occupancy, Store, StoreSizes, TimeSlicer,
 };
 use crate::idb;
-use serde::Serialize;
 use std::collections::HashMap;
 use synclane_core::hlc::HlcStamp;
 use synclane_core::outbox::{coalesce_with, Coalesce, OpState};
@@ -38,20 +37,16 @@ pub struct LocalWrite {
 /// resumes after a restart: every local write puts this row anyway, and a row of the clock's own
 /// cost each single write one more put (about an eighth of its time). Read and write the row
 /// with [`read_totals`], [`totals_from_row`] and [`write_totals`], which carry the stamp over;
-/// serializing the struct (for JavaScript) gives the counts alone.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// `results::totals` (what JavaScript is handed) gives the counts alone.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct OutboxTotals {
     pub count: u64,
     pub bytes: u64,
     /// Entries in the `failed` state (so status need not read the whole outbox).
-    #[serde(default)]
     pub failed: u64,
     /// Entries in flight (so taking a batch can read the head of the queue only).
-    #[serde(default)]
     pub in_flight: u64,
     /// The newest stamp a local write issued (`None` before the first one).
-    #[serde(skip)]
     pub last_hlc: Option<HlcStamp>,
 }
 
@@ -94,11 +89,11 @@ pub async fn read_totals(tx: &IdbTransaction) -> SyncResult<OutboxTotals> {
 
 /// Writes the outbox row of `_sync_state`, its stamp included.
 pub fn write_totals(tx: &IdbTransaction, totals: &OutboxTotals) -> SyncResult<()> {
-    let value = crate::interop::to_js(totals)?;
+    let value = crate::results::totals(totals);
     if let Some(last) = &totals.last_hlc {
         set(value.unchecked_ref(), LAST_HLC, &JsValue::from_str(&last.encode()))?;
     }
-    write_state_value(tx, OUTBOX_TOTALS, &value)
+    write_state(tx, OUTBOX_TOTALS, &value)
 }
 
 /// The result of a batch.

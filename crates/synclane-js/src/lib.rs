@@ -6,5 +6,6 @@
 pub mod error;
 pub mod interop;
 pub mod read;
+pub mod write;
 
 pub use error::to_js_error;

@@ -30,10 +30,14 @@ thread_local! {
 /// `object[name]`, with the name's JavaScript string from the cache (borrowed, not cloned: a
 /// clone and its drop are two more calls into JavaScript).
 pub fn get_field(object: &JsValue, name: &'static str) -> JsValue {
+    with_key(name, |key| Reflect::get(object, key).unwrap_or(JsValue::UNDEFINED))
+}
+
+/// Runs `f` with the cached JavaScript string of `name`.
+pub fn with_key<R>(name: &'static str, f: impl FnOnce(&JsValue) -> R) -> R {
     KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
-        let key = keys.entry(name).or_insert_with(|| JsValue::from_str(name));
-        Reflect::get(object, key).unwrap_or(JsValue::UNDEFINED)
+        f(keys.entry(name).or_insert_with(|| JsValue::from_str(name)))
     })
 }
 
