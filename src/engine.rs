@@ -495,7 +495,7 @@ impl EngineCore {
         if options.workspace_id.is_empty() {
             return Err(SyncError::invalid_argument("workspaceId must not be empty"));
         }
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = std::collections::HashSet::new();
         for table in &options.tables {
             if !synclane_core::validate::is_valid_table_name(&table.name) {
                 return Err(SyncError::invalid_argument(format!(

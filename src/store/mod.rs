@@ -16,7 +16,7 @@ use js_sys::Reflect;
 use records::{from_stored, set};
 use schema::{TableSpec, SYNC_STATE, TOMBSTONES};
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -51,7 +51,7 @@ pub struct Store {
     listeners: RefCell<Vec<EventListener>>,
     tables: Vec<TableSpec>,
     pub name: String,
-    pub table_names: BTreeSet<String>,
+    pub table_names: HashSet<String>,
     pub sizes: StoreSizes,
 }
 
@@ -60,7 +60,7 @@ impl Store {
     pub async fn open(name: &str, tables: Vec<TableSpec>) -> SyncResult<Store> {
         let db = connect(name, &tables).await?;
         // Inserted one by one: collecting into a set would add a sort to the wasm for this use.
-        let mut table_names = BTreeSet::new();
+        let mut table_names = HashSet::new();
         for table in &tables {
             table_names.insert(table.name.clone());
         }

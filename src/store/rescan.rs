@@ -14,7 +14,7 @@ use super::{in_tx, object_store, read_state, record_key, write_state, Store};
 use crate::idb;
 use crate::payload::JsPayload;
 use js_sys::{Array, Reflect};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
 use synclane_core::plan::{compute_plan, PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
@@ -142,7 +142,7 @@ pub async fn stage_page(
 /// keys with pending ops.
 struct LocalSet {
     metas: Vec<RecordMeta>,
-    pending_keys: BTreeSet<RecordKey>,
+    pending_keys: HashSet<RecordKey>,
 }
 
 /// Issues every read first, then awaits them: one round trip.
@@ -184,8 +184,7 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
             });
         }
     }
-    // Inserted one by one: collecting into a set would add a sort to the wasm for this use.
-    let mut pending_keys = BTreeSet::new();
+    let mut pending_keys = HashSet::new();
     for entry in pending.iter() {
         let entry: StoredEntry = from_stored(entry, "outbox entry")?;
         pending_keys.insert(RecordKey::new(&entry.table_name, &entry.pk));
@@ -198,8 +197,8 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
 fn remote_set(
     store: &Store,
     changes: impl IntoIterator<Item = SyncChange<JsPayload>>,
-) -> (BTreeMap<RecordKey, SyncChange<JsPayload>>, Vec<RecordMeta>) {
-    let mut by_key: BTreeMap<RecordKey, SyncChange<JsPayload>> = BTreeMap::new();
+) -> (HashMap<RecordKey, SyncChange<JsPayload>>, Vec<RecordMeta>) {
+    let mut by_key: HashMap<RecordKey, SyncChange<JsPayload>> = HashMap::new();
     for change in changes {
         if store.table_names.contains(&change.table_name) {
             by_key.insert(RecordKey::new(&change.table_name, &change.pk), change);

@@ -42,7 +42,7 @@ use crate::error::SyncError;
 use crate::stamp::{ChangeStamp, OpKind};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 /// Identifies a record across the whole database: its table and its primary key.
@@ -169,8 +169,8 @@ impl ReconcilePlan {
 fn index_unique<'a>(
     metas: &'a [RecordMeta],
     side: &str,
-) -> Result<BTreeMap<&'a RecordKey, &'a RecordMeta>, SyncError> {
-    let mut index = BTreeMap::new();
+) -> Result<HashMap<&'a RecordKey, &'a RecordMeta>, SyncError> {
+    let mut index = HashMap::with_capacity(metas.len());
     for meta in metas {
         if index.insert(&meta.key, meta).is_some() {
             return Err(SyncError::invalid_argument(format!("duplicate key {} in the {side} set", meta.key)));
@@ -193,19 +193,20 @@ fn index_unique<'a>(
 pub fn compute_plan(
     local: &[RecordMeta],
     remote: &[RecordMeta],
-    pending: &BTreeSet<RecordKey>,
+    pending: &HashSet<RecordKey>,
 ) -> Result<ReconcilePlan, SyncError> {
-    let local = index_unique(local, "local")?;
-    let remote = index_unique(remote, "remote")?;
-    let mut plan =
-        ReconcilePlan { kept_for_rebase: pending.iter().cloned().collect(), ..ReconcilePlan::default() };
+    let local_index = index_unique(local, "local")?;
+    let remote_index = index_unique(remote, "remote")?;
+    let mut kept_for_rebase: Vec<RecordKey> = pending.iter().cloned().collect();
+    kept_for_rebase.sort_unstable();
+    let mut plan = ReconcilePlan { kept_for_rebase, ..ReconcilePlan::default() };
+    let (local, remote) = (local_index, remote_index);
 
-    // Walking the union in key order keeps every list sorted without a separate sort.
-    // Extended rather than collected: collecting sorts first, and that sort's code is not worth
-    // its size in the browser build (inserting keeps the set ordered all the same).
-    let mut keys: BTreeSet<&RecordKey> = BTreeSet::new();
-    keys.extend(local.keys().copied());
-    keys.extend(remote.keys().copied());
+    // Walking the union in key order keeps every list sorted. Hash maps and one sort rather
+    // than ordered trees: the trees' code was about 12 KB of the browser build.
+    let mut keys: Vec<&RecordKey> = local.keys().chain(remote.keys()).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
     for key in keys {
         if pending.contains(key) {
             continue;
@@ -283,7 +284,7 @@ pub fn apply_plan(local: &[RecordMeta], plan: &ReconcilePlan) -> Vec<RecordMeta>
 pub fn check_idempotent(
     local: &[RecordMeta],
     remote: &[RecordMeta],
-    pending: &BTreeSet<RecordKey>,
+    pending: &HashSet<RecordKey>,
 ) -> Result<bool, SyncError> {
     let plan = compute_plan(local, remote, pending)?;
     let after = apply_plan(local, &plan);
@@ -318,11 +319,17 @@ mod tests {
         RecordMeta { key: key(table, pk), stamp: stamp(clock, "S"), deleted: true }
     }
 
-    fn no_pending() -> BTreeSet<RecordKey> {
-        BTreeSet::new()
+    fn no_pending() -> HashSet<RecordKey> {
+        HashSet::new()
     }
 
-    fn plan(local: &[RecordMeta], remote: &[RecordMeta], pending: &BTreeSet<RecordKey>) -> ReconcilePlan {
+    fn sorted(keys: &HashSet<RecordKey>) -> Vec<RecordKey> {
+        let mut keys: Vec<RecordKey> = keys.iter().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn plan(local: &[RecordMeta], remote: &[RecordMeta], pending: &HashSet<RecordKey>) -> ReconcilePlan {
         compute_plan(local, remote, pending).expect("valid input")
     }
 
@@ -408,11 +415,11 @@ mod tests {
     fn pending_keys_are_kept_and_never_touched() {
         let local = vec![live("t", "del-by-absence", 1), live("t", "del-by-tomb", 1), live("t", "upd", 1)];
         let remote = vec![tomb("t", "del-by-tomb", 2), live("t", "upd", 2), live("t", "new", 1)];
-        let pending: BTreeSet<RecordKey> =
+        let pending: HashSet<RecordKey> =
             ["del-by-absence", "del-by-tomb", "upd", "new"].iter().map(|pk| key("t", pk)).collect();
         let p = plan(&local, &remote, &pending);
         assert!(p.is_empty());
-        assert_eq!(p.kept_for_rebase, pending.iter().cloned().collect::<Vec<_>>());
+        assert_eq!(p.kept_for_rebase, sorted(&pending), "every pending key, in key order");
         assert_eq!(p.summary().kept_for_rebase, 4);
         // Applying leaves the local versions of pending keys as they were.
         let mut sorted_local = local.clone();
@@ -444,7 +451,7 @@ mod tests {
             live("todos", "fresh", 1),
             live("notes", "fresh", 2),
         ];
-        let pending: BTreeSet<RecordKey> = [key("todos", "mine")].into();
+        let pending: HashSet<RecordKey> = [key("todos", "mine")].into();
         let p = plan(&local, &remote, &pending);
         assert_eq!(
             p.creations,
@@ -522,7 +529,7 @@ mod tests {
     fn repeated_runs_are_stable() {
         let local = vec![live("t", "b", 1), live("t", "a", 1), tomb("u", "c", 1)];
         let remote = vec![live("u", "c", 2), live("t", "b", 2), live("t", "z", 1)];
-        let pending: BTreeSet<RecordKey> = [key("t", "a")].into();
+        let pending: HashSet<RecordKey> = [key("t", "a")].into();
         let first = plan(&local, &remote, &pending);
         for _ in 0..5 {
             assert_eq!(plan(&local, &remote, &pending), first);
@@ -599,7 +606,7 @@ mod tests {
     }
 
     /// Local set, remote set (sharing some versions with local), pending keys.
-    fn scenario() -> impl Strategy<Value = (Vec<RecordMeta>, Vec<RecordMeta>, BTreeSet<RecordKey>)> {
+    fn scenario() -> impl Strategy<Value = (Vec<RecordMeta>, Vec<RecordMeta>, HashSet<RecordKey>)> {
         let shared = prop::collection::btree_set(key_strategy(), 0..6);
         let pending = prop::collection::btree_set(key_strategy(), 0..4);
         (set_strategy(), set_strategy(), shared, pending, any::<bool>()).prop_map(
@@ -615,14 +622,14 @@ mod tests {
                 if reverse {
                     local.reverse();
                 }
-                (local, to_metas(&remote), pending)
+                (local, to_metas(&remote), pending.into_iter().collect())
             },
         )
     }
 
     fn live_versions<'a>(
         metas: &'a [RecordMeta],
-        pending: &BTreeSet<RecordKey>,
+        pending: &HashSet<RecordKey>,
     ) -> BTreeMap<&'a RecordKey, &'a ChangeStamp> {
         metas.iter().filter(|m| !m.deleted && !pending.contains(&m.key)).map(|m| (&m.key, &m.stamp)).collect()
     }
@@ -643,7 +650,7 @@ mod tests {
             for meta in p.creations.iter().chain(&p.updates).chain(&p.deletions) {
                 prop_assert!(!pending.contains(&meta.key), "pending key {} in the plan", meta.key);
             }
-            prop_assert_eq!(&p.kept_for_rebase, &pending.iter().cloned().collect::<Vec<_>>());
+            prop_assert_eq!(&p.kept_for_rebase, &sorted(&pending));
             // Each list is sorted and no key appears twice across the lists.
             let mut keys: Vec<&RecordKey> =
                 p.creations.iter().chain(&p.updates).chain(&p.deletions).map(|m| &m.key).collect();

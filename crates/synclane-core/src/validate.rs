@@ -12,7 +12,7 @@ use crate::error::{ErrorCode, SyncError, SyncResult};
 use crate::hlc::{ClockPolicy, HlcStamp};
 use crate::stamp::{ChangeStamp, OpKind};
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 /// Size limits applied to incoming data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl Default for ValidationLimits {
 #[derive(Debug, Clone, Copy)]
 pub struct ValidationContext<'a> {
     /// The tables the receiver knows; `None` accepts any well-formed table name (the server).
-    pub tables: Option<&'a BTreeSet<String>>,
+    pub tables: Option<&'a HashSet<String>>,
     /// The receiver's physical time, to refuse stamps from far in the future.
     pub now_ms: u64,
     pub clock: ClockPolicy,
@@ -46,7 +46,7 @@ pub struct ValidationContext<'a> {
 }
 
 impl<'a> ValidationContext<'a> {
-    pub fn new(tables: Option<&'a BTreeSet<String>>, now_ms: u64) -> Self {
+    pub fn new(tables: Option<&'a HashSet<String>>, now_ms: u64) -> Self {
         ValidationContext {
             tables,
             now_ms,
@@ -175,7 +175,7 @@ pub fn validate_push_ops<P: Payload>(
     ctx: &ValidationContext<'_>,
 ) -> SyncResult<Vec<PendingOp<P>>> {
     check_batch_len(raw.len(), ctx)?;
-    let mut seen_ops = BTreeSet::new();
+    let mut seen_ops = HashSet::new();
     let mut out = Vec::with_capacity(raw.len());
     for (index, op) in raw.into_iter().enumerate() {
         let common = validate_common(index, op, ctx)?;
@@ -380,7 +380,7 @@ mod tests {
         })
     }
 
-    fn tables() -> BTreeSet<String> {
+    fn tables() -> HashSet<String> {
         ["notes".to_string(), "tags".to_string()].into()
     }
 

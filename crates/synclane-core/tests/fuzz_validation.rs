@@ -12,7 +12,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use synclane_core::change::{PendingOp, PushBatch, SyncScope};
 use synclane_core::hlc::{ms_to_ntp64, HlcStamp};
 use synclane_core::server::{MemoryServer, ServerConfig};
@@ -27,7 +27,7 @@ fn cases() -> u32 {
     std::env::var("SYNCLANE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(4_000)
 }
 
-fn tables() -> BTreeSet<String> {
+fn tables() -> HashSet<String> {
     ["notes", "tasks"].iter().map(|t| t.to_string()).collect()
 }
 
@@ -145,7 +145,7 @@ fn arb_batch() -> impl Strategy<Value = Vec<Value>> {
         })
 }
 
-fn ctx(tables: &BTreeSet<String>) -> ValidationContext<'_> {
+fn ctx(tables: &HashSet<String>) -> ValidationContext<'_> {
     ValidationContext::new(Some(tables), NOW)
 }
 

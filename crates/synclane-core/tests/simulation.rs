@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use synclane_core::apply::{decide_remote, RemoteDecision};
 use synclane_core::change::{PendingOp, PullRequest, PushBatch, PushStatus, SyncChange, SyncScope};
@@ -508,7 +508,7 @@ impl World {
                 deleted: c.op == OpKind::Delete,
             })
             .collect();
-        let pending: BTreeSet<RecordKey> =
+        let pending: HashSet<RecordKey> =
             replica.outbox.entries().map(|e| RecordKey::new(&e.op.table_name, &e.op.pk)).collect();
         let plan = compute_plan(&local, &remote, &pending).expect("plan over well-formed sets");
         let by_key: BTreeMap<RecordKey, &SyncChange<Value>> =
