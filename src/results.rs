@@ -8,8 +8,7 @@ use crate::store::records::StoredEntry;
 use crate::store::remote::{ApplyReport, Conflict, ConflictSide};
 use crate::store::rescan::{RescanReport, StagingState};
 use crate::store::write::OutboxTotals;
-use synclane_core::cursor::{CursorPhase, CursorState};
-use synclane_core::outbox::OpState;
+use synclane_core::cursor::CursorState;
 use synclane_core::plan::{PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
 use synclane_core::policy::SyncDecision;
 use synclane_core::status::SyncStatus;
@@ -27,19 +26,9 @@ pub fn totals(t: &OutboxTotals) -> JsValue {
         .into_js()
 }
 
-pub fn cursor_phase(phase: CursorPhase) -> &'static str {
-    match phase {
-        CursorPhase::ColdStart => "coldStart",
-        CursorPhase::Bootstrapping => "bootstrapping",
-        CursorPhase::Live => "live",
-        CursorPhase::Expired => "expired",
-        CursorPhase::Rescanning => "rescanning",
-    }
-}
-
 /// `{ phase, cursor }`.
 pub fn cursor(c: &CursorState) -> JsValue {
-    Out::new().text("phase", cursor_phase(c.phase)).num("cursor", c.cursor).into_js()
+    Out::new().text("phase", c.phase.as_str()).num("cursor", c.cursor).into_js()
 }
 
 /// `{ nextCursor, received, expectedTotal: number | null, retentionFloor, complete }`.
@@ -72,14 +61,6 @@ pub fn error(e: &SyncError) -> JsValue {
         .into_js()
 }
 
-pub fn op_state(state: OpState) -> &'static str {
-    match state {
-        OpState::Pending => "pending",
-        OpState::InFlight => "inFlight",
-        OpState::Failed => "failed",
-    }
-}
-
 /// An outbox entry without its payload, as tools list it.
 pub fn entry(e: &StoredEntry) -> JsValue {
     let out = Out::new()
@@ -89,7 +70,7 @@ pub fn entry(e: &StoredEntry) -> JsValue {
         .text("pk", &e.pk)
         .text("op", e.op.as_str())
         .set("stamp", &stamp(&e.stamp))
-        .text("state", op_state(e.state))
+        .text("state", e.state.as_str())
         .num("attempts", u64::from(e.attempts))
         .num("nextAttemptAt", e.next_attempt_at)
         .num("byteSize", e.byte_size)

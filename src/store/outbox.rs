@@ -109,7 +109,7 @@ async fn queue_head(
 fn put_entry(tx: &IdbTransaction, value: &JsValue, entry: &StoredEntry) -> SyncResult<()> {
     // Rewrites the metadata fields and keeps the payload object as it is.
     let set = |key: &str, field: &JsValue| Reflect::set(value, &key.into(), field).map(|_| ());
-    let written = set("state", &JsValue::from_str(crate::results::op_state(entry.state)))
+    let written = set("state", &JsValue::from_str(entry.state.as_str()))
         .and_then(|_| set("attempts", &JsValue::from_f64(f64::from(entry.attempts))))
         .and_then(|_| set("nextAttemptAt", &JsValue::from_f64(entry.next_attempt_at as f64)))
         .and_then(|_| match &entry.last_error {

@@ -243,14 +243,10 @@ impl Stored for StoredMeta {
     }
 }
 
+/// A stored stamp: a change stamp's fields and, once known, the server version.
 fn read_meta(f: &Fields) -> ReadResult<StoredMeta> {
-    Ok(StoredMeta {
-        clock: f.uint("clock")?,
-        hlc: f.string("hlc")?,
-        device_id: f.string("deviceId")?,
-        op_id: f.string("opId")?,
-        server_version: f.opt_uint("serverVersion")?,
-    })
+    let ChangeStamp { clock, hlc, device_id, op_id } = read_stamp(f)?;
+    Ok(StoredMeta { clock, hlc, device_id, op_id, server_version: f.opt_uint("serverVersion")? })
 }
 
 impl Stored for Tombstone {
@@ -275,13 +271,8 @@ impl Stored for StoredEntry {
             pk: f.string("pk")?,
             op: f.named("op", OpKind::parse)?,
             stamp: read_stamp(&f.object("stamp")?)?,
-            state: f.named("state", |s| match s {
-                "pending" => Some(OpState::Pending),
-                "inFlight" => Some(OpState::InFlight),
-                "failed" => Some(OpState::Failed),
-                _ => None,
-            })?,
-            attempts: f.opt_u32("attempts")?.ok_or("missing field `attempts`")?,
+            state: f.named("state", OpState::parse)?,
+            attempts: f.u32("attempts")?,
             next_attempt_at: f.uint("nextAttemptAt")?,
             byte_size: f.uint("byteSize")?,
             created_at: f.uint("createdAt")?,
@@ -293,17 +284,7 @@ impl Stored for StoredEntry {
 impl Stored for CursorState {
     fn read(value: JsValue) -> ReadResult<Self> {
         let f = Fields::of(value)?;
-        Ok(CursorState {
-            phase: f.named("phase", |s| match s {
-                "coldStart" => Some(CursorPhase::ColdStart),
-                "bootstrapping" => Some(CursorPhase::Bootstrapping),
-                "live" => Some(CursorPhase::Live),
-                "expired" => Some(CursorPhase::Expired),
-                "rescanning" => Some(CursorPhase::Rescanning),
-                _ => None,
-            })?,
-            cursor: f.uint("cursor")?,
-        })
+        Ok(CursorState { phase: f.named("phase", CursorPhase::parse)?, cursor: f.uint("cursor")? })
     }
 }
 

@@ -22,6 +22,11 @@ use web_sys::{IdbObjectStore, IdbTransaction};
 
 pub const CURSOR_STATE: &str = "cursor";
 
+/// Writes the cursor row of `_sync_state`.
+pub fn write_cursor(tx: &IdbTransaction, cursor: &CursorState) -> SyncResult<()> {
+    write_state(tx, CURSOR_STATE, &crate::results::cursor(cursor))
+}
+
 /// One side of a conflict.
 #[derive(Debug, Clone)]
 pub struct ConflictSide {
@@ -322,7 +327,7 @@ async fn apply_in(
     if let Some(page) = page {
         let advance = cursor.apply_page(page.next_cursor, page.has_more)?;
         report.cursor_moved = matches!(advance, synclane_core::cursor::Advance::Moved(_));
-        write_state(tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
+        write_cursor(tx, &cursor)?;
     }
     report.cursor = cursor;
     Ok(report)

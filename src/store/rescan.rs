@@ -5,10 +5,10 @@
 
 use super::js_objects::JsStrings;
 use super::records::{
-    from_stored, local_version, put_record, set, stamp_to_js, stored_tombstone, LocalVersion, StoredEntry,
+    from_stored, local_version, put_record, stamp_to_js, stored_tombstone, LocalVersion, StoredEntry,
     Tombstone,
 };
-use super::remote::CURSOR_STATE;
+use super::remote::{write_cursor, CURSOR_STATE};
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
 use super::{in_tx, object_store, read_state, record_key, write_state, Store};
 use crate::idb;
@@ -47,7 +47,7 @@ impl super::records::Stored for StagingState {
             received: f.uint("received")?,
             expected_total: f.opt_uint("expectedTotal")?,
             retention_floor: f.uint("retentionFloor")?,
-            complete: f.opt_bool("complete")?.ok_or("missing field `complete`")?,
+            complete: f.flag("complete")?,
         })
     }
 }
@@ -72,9 +72,9 @@ pub async fn begin(store: &Store) -> SyncResult<CursorState> {
             cursor.expire()?;
         }
         cursor.begin_rescan()?;
-        write_state(&tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
+        write_cursor(&tx, &cursor)?;
         object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_state(&tx, STAGING_STATE, &crate::results::staging(&StagingState::default()))?;
+        write_staging(&tx, &StagingState::default())?;
         Ok(cursor)
     })
     .await
@@ -115,9 +115,7 @@ pub async fn stage_page(
         }
         let staging = object_store(&tx, STAGING)?;
         for change in &changes {
-            let value = change_to_js(change)?;
-            set(value.unchecked_ref_object(), "key", &record_key(&change.table_name, &change.pk))?;
-            staging.put(&value).map_err(|e| idb::storage_error("staging a change", &e))?;
+            staging.put(&staged_row(change)).map_err(|e| idb::storage_error("staging a change", &e))?;
         }
         state.received += changes.len() as u64;
         state.next_cursor = next_cursor;
@@ -132,7 +130,7 @@ pub async fn stage_page(
                 }
             }
         }
-        write_state(&tx, STAGING_STATE, &crate::results::staging(&state))?;
+        write_staging(&tx, &state)?;
         Ok(state)
     })
     .await
@@ -282,9 +280,9 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         }
         let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
         cursor.complete_rescan(state.next_cursor)?;
-        write_state(&tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
+        write_cursor(&tx, &cursor)?;
         object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_state(&tx, STAGING_STATE, &crate::results::staging(&StagingState::default()))?;
+        write_staging(&tx, &StagingState::default())?;
         Ok(RescanReport { summary: plan.summary(), cursor, changed })
     })
     .await
@@ -297,10 +295,10 @@ pub async fn abort_rescan(store: &Store) -> SyncResult<CursorState> {
         let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
         if cursor.phase == synclane_core::cursor::CursorPhase::Rescanning {
             cursor.abort_rescan()?;
-            write_state(&tx, CURSOR_STATE, &crate::results::cursor(&cursor))?;
+            write_cursor(&tx, &cursor)?;
         }
         object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_state(&tx, STAGING_STATE, &crate::results::staging(&StagingState::default()))?;
+        write_staging(&tx, &StagingState::default())?;
         Ok(cursor)
     })
     .await
@@ -312,26 +310,24 @@ pub async fn staging_state(store: &Store) -> SyncResult<StagingState> {
     Ok(read_state(&tx, STAGING_STATE).await?.unwrap_or_default())
 }
 
-fn change_to_js(change: &SyncChange<JsPayload>) -> SyncResult<JsValue> {
+/// A staged change as stored (read back by `records::Stored for SyncChange`), keyed by
+/// `[tableName, pk]`.
+fn staged_row(change: &SyncChange<JsPayload>) -> JsValue {
     let out = synclane_js::write::Out::new()
+        .set("key", &record_key(&change.table_name, &change.pk))
         .text("tableName", &change.table_name)
         .text("pk", &change.pk)
         .text("op", change.op.as_str())
         .num("serverVersion", change.server_version)
         .set("stamp", &crate::results::stamp(&change.stamp));
-    Ok(match &change.payload {
+    match &change.payload {
         Some(payload) => out.set("payload", &payload.0),
         None => out,
     }
-    .into_js())
+    .into_js()
 }
 
-trait AsObject {
-    fn unchecked_ref_object(&self) -> &js_sys::Object;
-}
-
-impl AsObject for JsValue {
-    fn unchecked_ref_object(&self) -> &js_sys::Object {
-        wasm_bindgen::JsCast::unchecked_ref(self)
-    }
+/// Writes the staging progress row.
+fn write_staging(tx: &IdbTransaction, state: &StagingState) -> SyncResult<()> {
+    write_state(tx, STAGING_STATE, &crate::results::staging(state))
 }

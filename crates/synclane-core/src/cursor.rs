@@ -28,6 +28,31 @@ pub enum CursorPhase {
     Rescanning,
 }
 
+impl CursorPhase {
+    const ALL: [CursorPhase; 5] = [
+        CursorPhase::ColdStart,
+        CursorPhase::Bootstrapping,
+        CursorPhase::Live,
+        CursorPhase::Expired,
+        CursorPhase::Rescanning,
+    ];
+
+    /// The stable wire name, e.g. `coldStart` (as the serde form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CursorPhase::ColdStart => "coldStart",
+            CursorPhase::Bootstrapping => "bootstrapping",
+            CursorPhase::Live => "live",
+            CursorPhase::Expired => "expired",
+            CursorPhase::Rescanning => "rescanning",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<CursorPhase> {
+        CursorPhase::ALL.into_iter().find(|phase| phase.as_str() == name)
+    }
+}
+
 /// What a page did to the cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Advance {
@@ -132,6 +157,15 @@ impl CursorState {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn phase_wire_names_are_the_serde_names_and_parse_back() {
+        for phase in CursorPhase::ALL {
+            assert_eq!(serde_json::to_value(phase).unwrap(), phase.as_str());
+            assert_eq!(CursorPhase::parse(phase.as_str()), Some(phase));
+        }
+        assert_eq!(CursorPhase::parse("Live"), None);
+    }
 
     #[test]
     fn cold_start_bootstraps_page_by_page_then_goes_live() {

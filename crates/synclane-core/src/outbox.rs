@@ -32,6 +32,23 @@ pub enum OpState {
     Failed,
 }
 
+impl OpState {
+    const ALL: [OpState; 3] = [OpState::Pending, OpState::InFlight, OpState::Failed];
+
+    /// The stable wire name, e.g. `inFlight` (as the serde form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpState::Pending => "pending",
+            OpState::InFlight => "inFlight",
+            OpState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<OpState> {
+        OpState::ALL.into_iter().find(|state| state.as_str() == name)
+    }
+}
+
 /// The retry schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -485,6 +502,15 @@ pub fn newest_stamp<P>(entry: Option<&OutboxEntry<P>>) -> Option<(&ChangeStamp, 
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn state_wire_names_are_the_serde_names_and_parse_back() {
+        for state in OpState::ALL {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+            assert_eq!(OpState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(OpState::parse("in_flight"), None);
+    }
 
     fn op(pk: &str, kind: OpKind, op_id: &str, clock: u64) -> PendingOp<Value> {
         PendingOp {

@@ -42,13 +42,13 @@ pub fn with_key<R>(name: &'static str, f: impl FnOnce(&JsValue) -> R) -> R {
 }
 
 /// `undefined` and `null` are an absent value, as they are in JSON.
-pub fn present(value: JsValue) -> Option<JsValue> {
+fn present(value: JsValue) -> Option<JsValue> {
     (!value.is_null_or_undefined()).then_some(value)
 }
 
 /// Whether a value is a plain object: not an array (`is_object` is `typeof value === 'object'`,
 /// so not a function either, nor `null`).
-pub fn is_object(value: &JsValue) -> bool {
+fn is_object(value: &JsValue) -> bool {
     value.is_object() && !Array::is_array(value)
 }
 
@@ -127,6 +127,11 @@ impl Fields {
         self.get(field).map(|value| self.as_string(field, value)).transpose()
     }
 
+    /// [`Fields::opt_string`] under `field`, or else under `alias` (the wire's snake_case).
+    pub fn opt_string_or(&self, field: &'static str, alias: &'static str) -> ReadResult<Option<String>> {
+        self.get(field).or_else(|| self.get(alias)).map(|value| self.as_string(field, value)).transpose()
+    }
+
     fn as_string(&self, field: &str, value: JsValue) -> ReadResult<String> {
         value.as_string().ok_or_else(|| format!("{} must be a string", self.name(field)))
     }
@@ -140,12 +145,24 @@ impl Fields {
         self.get(field).map(|value| uint(&value).ok_or_else(|| self.not_uint(field))).transpose()
     }
 
-    pub fn opt_u32(&self, field: &'static str) -> ReadResult<Option<u32>> {
-        self.opt_uint(field)?
-            .map(|v| {
-                u32::try_from(v).map_err(|_| format!("{} must be at most {}", self.name(field), u32::MAX))
-            })
+    /// [`Fields::opt_uint`] under `field`, or else under `alias` (the wire's snake_case).
+    pub fn opt_uint_or(&self, field: &'static str, alias: &'static str) -> ReadResult<Option<u64>> {
+        self.get(field)
+            .or_else(|| self.get(alias))
+            .map(|value| uint(&value).ok_or_else(|| self.not_uint(field)))
             .transpose()
+    }
+
+    pub fn u32(&self, field: &'static str) -> ReadResult<u32> {
+        self.narrow(field, self.uint(field)?)
+    }
+
+    pub fn opt_u32(&self, field: &'static str) -> ReadResult<Option<u32>> {
+        self.opt_uint(field)?.map(|v| self.narrow(field, v)).transpose()
+    }
+
+    fn narrow(&self, field: &str, value: u64) -> ReadResult<u32> {
+        u32::try_from(value).map_err(|_| format!("{} must be at most {}", self.name(field), u32::MAX))
     }
 
     fn not_uint(&self, field: &str) -> String {
@@ -156,6 +173,11 @@ impl Fields {
         self.get(field)
             .map(|value| value.as_f64().ok_or_else(|| format!("{} must be a number", self.name(field))))
             .transpose()
+    }
+
+    pub fn flag(&self, field: &'static str) -> ReadResult<bool> {
+        let value = get_field(&self.object, field);
+        value.as_bool().ok_or_else(|| self.wrong(field, &value, "true or false"))
     }
 
     pub fn opt_bool(&self, field: &'static str) -> ReadResult<Option<bool>> {
