@@ -54,6 +54,11 @@ const SCENARIOS = {
     return SCENARIOS.singleWrite(contender, { writeOne: (r) => db.writeOneReading(r), counts: () => db.counts() }, params);
   },
 
+  /** `singleWriteReading` keeping the outbox totals too: all of synclane's storage work. */
+  async singleWriteTotals(contender, db, params) {
+    return SCENARIOS.singleWrite(contender, { writeOne: (r) => db.writeOneReading(r, { totals: true }), counts: () => db.counts() }, params);
+  },
+
   /**
    * One batch of `size` writes in one transaction into a database holding 100 records, in
    * steady state: the same batch ran first on another database of the page. That first batch
