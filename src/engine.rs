@@ -227,10 +227,15 @@ impl EngineCore {
 
     /// Remembers op ids this device pushed, so their echoes are skipped.
     #[wasm_bindgen(js_name = rememberPushed)]
-    pub fn remember_pushed(&self, op_ids: Vec<String>) {
+    ///
+    /// Taken as an array rather than a `Vec<String>`, whose conversion code costs more wasm
+    /// than this whole method; entries that are not strings are skipped.
+    pub fn remember_pushed(&self, #[wasm_bindgen(unchecked_param_type = "string[]")] op_ids: js_sys::Array) {
         let mut inner = self.inner.borrow_mut();
-        for id in op_ids {
-            inner.echo.remember(&id);
+        for id in op_ids.iter() {
+            if let Some(id) = id.as_string() {
+                inner.echo.remember(&id);
+            }
         }
     }
 

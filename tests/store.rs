@@ -1084,3 +1084,40 @@ async fn a_store_that_shrank_since_a_batch_saw_it_large_still_gives_every_write_
     assert_eq!(get(&view, "tombstones").as_f64(), Some(4.0), "c's tombstone was cleared");
     engine.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_remote_delete_removes_whatever_the_table_holds_and_tombstones_what_it_does_not() {
+    let db = unique("remote-deletes");
+    let engine = open(&db, NOTES).await;
+    wait(engine.apply_remote(js(&format!("[{}]", change("synced", "put", 1, 1, "s1", "one"))), 1.0, false))
+        .await
+        .unwrap();
+    // A record written beside synclane (no `_sync`): it counts as never synced, but it is there.
+    raw_write(&db, "'notes'", "tx.objectStore('notes').put({ id: 'raw', title: 'outside' });").await;
+
+    let batch = format!(
+        "[{},{},{},{},{},{}]",
+        change("synced", "delete", 2, 2, "s2", ""),
+        change("raw", "delete", 1, 3, "r1", ""),
+        // Never held: only its tombstone is written.
+        change("unknown", "delete", 1, 4, "u1", ""),
+        // Put then deleted in the same batch, then put again and deleted again.
+        change("twice", "put", 1, 5, "t1", "first"),
+        change("twice", "delete", 2, 6, "t2", ""),
+        change("synced", "put", 3, 7, "s3", "back"),
+    );
+    let report = wait(engine.apply_remote(js(&batch), 7.0, false)).await.unwrap();
+    assert_eq!(Array::from(&get(&report, "applied")).length(), 6);
+    let record = |pk: &'static str| wait(engine.get("notes".into(), pk.into(), false));
+    assert!(record("raw").await.unwrap().is_undefined(), "the raw record is deleted");
+    assert!(record("unknown").await.unwrap().is_undefined());
+    assert!(record("twice").await.unwrap().is_undefined(), "deleted after its put in the batch");
+    assert_eq!(get(&record("synced").await.unwrap(), "title").as_string().as_deref(), Some("back"));
+    // Tombstones: raw, unknown, twice (synced's was cleared by its later put).
+    let view = wait(engine.inspect(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&view, "tombstones").as_f64(), Some(3.0));
+    // The table holds `synced` alone.
+    let all = Array::from(&wait(engine.get_all("notes".into(), JsValue::UNDEFINED)).await.unwrap());
+    assert_eq!(all.length(), 1);
+    engine.close();
+}

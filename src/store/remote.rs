@@ -102,6 +102,9 @@ struct KeyState {
     pending: bool,
     /// Whether the store holds a tombstone for the record (a put must clear it).
     tombstoned: bool,
+    /// Whether the table holds an object for the record (with or without sync metadata: an
+    /// object written outside synclane counts as never synced, yet a delete must remove it).
+    held: bool,
     id: JsRecordKey,
 }
 
@@ -208,12 +211,13 @@ async fn apply_in(
         let pending = read_result(read.pending, "reading the outbox")?.as_f64().unwrap_or(0.0) > 0.0;
         let local = local_version(&record, &tombstone)?;
         let tombstoned = tombstone.is_object();
+        let held = record.is_object();
         // Kept only while it may need its server version set (see `RemoteDecision::Echo`).
         let record = match &local {
             LocalVersion::Live(meta) if meta.server_version.is_none() => record,
             _ => JsValue::UNDEFINED,
         };
-        states.push(KeyState { local, record, pending, tombstoned, id: read.id });
+        states.push(KeyState { local, record, pending, tombstoned, held, id: read.id });
     }
 
     if cursor.phase == CursorPhase::ColdStart && page.is_some() {
@@ -260,6 +264,7 @@ async fn apply_in(
             RemoteDecision::Apply | RemoteDecision::ApplyOverPending => {
                 let local = write_version(table, &tombstones, state, &change, &meta, &meta_js(), now_ms)?;
                 state.tombstoned = matches!(local, LocalVersion::Deleted(_));
+                state.held = !state.tombstoned;
                 state.local = local;
                 // The stored object is needed again only to set the server version of a
                 // version written without one, which this one has. Not keeping it lets it die
@@ -354,7 +359,11 @@ fn write_version(
             Ok(LocalVersion::Live(meta.clone()))
         }
         _ => {
-            table.delete(&state.id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
+            // The batch read the record (or knew the store lacks it): a delete of a record the
+            // table does not hold is a request spared.
+            if state.held {
+                table.delete(&state.id.pk).map_err(|e| idb::storage_error("deleting a record", &e))?;
+            }
             tombstones
                 .put(&stored_tombstone(&state.id, meta_js, now_ms))
                 .map_err(|e| idb::storage_error("writing a tombstone", &e))?;
