@@ -6,16 +6,12 @@ use crate::store::records::read_sync_error;
 use synclane_core::policy::{evaluate, PolicyConfig, PolicyState, SyncTrigger};
 use synclane_core::status::{derive_status, StatusInput, SyncProgress};
 use synclane_core::{ErrorCode, SyncError, SyncResult};
-use synclane_js::read::{read_error, Fields, ReadResult};
+use synclane_js::read::{read_error, read_options, Fields, ReadResult};
 use wasm_bindgen::prelude::*;
 
 /// `{ manualCooldownMs?, intervalMs?, localWriteDebounceMs? }`; `undefined` for the defaults.
 fn config(value: JsValue) -> SyncResult<PolicyConfig> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(PolicyConfig::default());
-    }
-    let read = || {
-        let f = Fields::of(value)?;
+    read_options(value, "policy config", |f| {
         let defaults = PolicyConfig::default();
         Ok(PolicyConfig {
             manual_cooldown_ms: f.opt_uint("manualCooldownMs")?.unwrap_or(defaults.manual_cooldown_ms),
@@ -24,8 +20,7 @@ fn config(value: JsValue) -> SyncResult<PolicyConfig> {
                 .opt_uint("localWriteDebounceMs")?
                 .unwrap_or(defaults.local_write_debounce_ms),
         })
-    };
-    read().map_err(read_error("policy config", ErrorCode::InvalidArgument))
+    })
 }
 
 /// The loop's policy state; what is left out keeps its default.

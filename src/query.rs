@@ -3,8 +3,8 @@
 use crate::idb;
 use crate::payload::JsPayload;
 use crate::store::object_store;
-use synclane_core::{ErrorCode, SyncError, SyncResult};
-use synclane_js::read::{read_error, Fields};
+use synclane_core::{SyncError, SyncResult};
+use synclane_js::read::read_options;
 use wasm_bindgen::JsValue;
 use web_sys::{IdbKeyRange, IdbTransaction};
 
@@ -23,11 +23,7 @@ pub struct Query {
 
 impl Query {
     pub fn from_js(value: JsValue) -> SyncResult<Query> {
-        if value.is_undefined() || value.is_null() {
-            return Ok(Query::default());
-        }
-        let read = || {
-            let f = Fields::of(value)?;
+        read_options(value, "query", |f| {
             f.deny_unknown(&[
                 "index",
                 "only",
@@ -48,8 +44,7 @@ impl Query {
                 limit: f.opt_u32("limit")?,
                 with_meta: f.opt_bool("withMeta")?.unwrap_or(false),
             })
-        };
-        read().map_err(read_error("query", ErrorCode::InvalidArgument))
+        })
     }
 
     fn range(&self) -> SyncResult<Option<IdbKeyRange>> {

@@ -9,8 +9,8 @@ use super::{object_store, parse_state, read_state_request, Store};
 use crate::idb;
 use js_sys::{Object, Reflect};
 use synclane_core::cursor::CursorState;
-use synclane_core::{ErrorCode, SyncResult};
-use synclane_js::read::{read_error, Fields};
+use synclane_core::SyncResult;
+use synclane_js::read::read_options;
 use wasm_bindgen::JsValue;
 use web_sys::{IdbCursorDirection, IdbKeyRange};
 
@@ -32,19 +32,14 @@ impl Default for InspectOptions {
 impl InspectOptions {
     /// `{ outboxLimit?, conflictLimit? }`; `undefined` or `null` for the defaults.
     pub fn from_js(value: JsValue) -> SyncResult<InspectOptions> {
-        if value.is_undefined() || value.is_null() {
-            return Ok(InspectOptions::default());
-        }
-        let read = || {
-            let f = Fields::of(value)?;
+        read_options(value, "inspect options", |f| {
             f.deny_unknown(&["outboxLimit", "conflictLimit"])?;
             let defaults = InspectOptions::default();
             Ok(InspectOptions {
                 outbox_limit: f.opt_u32("outboxLimit")?.unwrap_or(defaults.outbox_limit),
                 conflict_limit: f.opt_u32("conflictLimit")?.unwrap_or(defaults.conflict_limit),
             })
-        };
-        read().map_err(read_error("inspect options", ErrorCode::InvalidArgument))
+        })
     }
 }
 

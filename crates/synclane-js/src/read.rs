@@ -21,6 +21,19 @@ pub fn read_error(what: &str, code: ErrorCode) -> impl Fn(String) -> SyncError +
     move |problem| SyncError::new(code, format!("{what}: {problem}"))
 }
 
+/// Reads an options object the caller may leave out: `undefined` or `null` give the defaults,
+/// anything else is read by `read`, and a problem is an `invalid_argument` error naming `what`.
+pub fn read_options<T: Default>(
+    value: JsValue,
+    what: &str,
+    read: impl FnOnce(&Fields) -> ReadResult<T>,
+) -> Result<T, SyncError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    Fields::of(value).and_then(|f| read(&f)).map_err(read_error(what, ErrorCode::InvalidArgument))
+}
+
 thread_local! {
     // Field names as JavaScript strings, made once: decoding a name for every lookup cost more
     // than the lookup on the hot paths (stored rows are read on every write).
