@@ -31,7 +31,7 @@ use synclane_core::echo::RecentOpCache;
 use synclane_core::hlc::{ClockPolicy, HlcStamp, HybridClock};
 use synclane_core::outbox::{OutboxConfig, PushOutcome};
 use synclane_core::validate::{validate_remote_batch, RawChange, ValidationContext};
-use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError, SyncResult};
+use synclane_core::{ChangeStamp, ErrorCode, OpKind, Quoted, SyncError, SyncResult};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -504,12 +504,15 @@ impl EngineCore {
         for table in &options.tables {
             if !synclane_core::validate::is_valid_table_name(&table.name) {
                 return Err(SyncError::invalid_argument(format!(
-                    "{:?} is not a valid table name",
-                    table.name
+                    "{} is not a valid table name",
+                    Quoted(&table.name)
                 )));
             }
             if !seen.insert(table.name.clone()) {
-                return Err(SyncError::invalid_argument(format!("table {:?} is declared twice", table.name)));
+                return Err(SyncError::invalid_argument(format!(
+                    "table {} is declared twice",
+                    Quoted(&table.name)
+                )));
             }
         }
         let outbox_config = options.outbox.clone().unwrap_or_default();

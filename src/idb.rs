@@ -9,7 +9,7 @@
 //! future resolves in a microtask of its success event, when the transaction is still active,
 //! so new requests can be issued after awaiting one.
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, JsString, Promise, Reflect};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,14 +26,17 @@ use web_sys::{
 /// quota error is recognisable as one.
 pub fn storage_error(context: &str, err: &JsValue) -> SyncError {
     let name = Reflect::get(err, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
-    let message = Reflect::get(err, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    let message: JsString =
+        Reflect::get(err, &"message".into()).ok().and_then(|m| m.dyn_into().ok()).unwrap_or_default();
+    // Searched by JavaScript: Rust's substring search is a large piece of code for one use.
+    let mentions = |word: &str| message.includes(word, 0);
     let code = match name.as_str() {
         "QuotaExceededError" => ErrorCode::QuotaExceeded,
-        "InvalidStateError" if message.contains("closing") || message.contains("closed") => ErrorCode::Closed,
+        "InvalidStateError" if mentions("closing") || mentions("closed") => ErrorCode::Closed,
         "DataCloneError" | "DataError" => ErrorCode::InvalidArgument,
         _ => ErrorCode::Storage,
     };
-    SyncError::new(code, format!("{context}: {name}: {message}"))
+    SyncError::new(code, format!("{context}: {name}: {}", String::from(message)))
 }
 
 /// The error of a failed request or transaction, as a JS value.

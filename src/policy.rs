@@ -5,7 +5,7 @@ use crate::error::to_js_error;
 use crate::store::records::read_sync_error;
 use synclane_core::policy::{evaluate, PolicyConfig, PolicyState, SyncTrigger};
 use synclane_core::status::{derive_status, StatusInput, SyncProgress};
-use synclane_core::{ErrorCode, SyncError, SyncResult};
+use synclane_core::{ErrorCode, Quoted, SyncError, SyncResult};
 use synclane_js::read::{read_error, read_options, Fields, ReadResult};
 use wasm_bindgen::prelude::*;
 
@@ -70,7 +70,7 @@ pub fn evaluate_policy(
             .and_then(|f| read_policy_state(&f))
             .map_err(read_error("policy state", ErrorCode::InvalidArgument))?;
         let trigger = SyncTrigger::parse(trigger)
-            .ok_or_else(|| SyncError::invalid_argument(format!("unknown trigger {trigger:?}")))?;
+            .ok_or_else(|| SyncError::invalid_argument(format!("unknown trigger {}", Quoted(trigger))))?;
         let now = crate::interop::version_arg(now_ms.floor(), "nowMs")?;
         Ok(crate::results::decision(&evaluate(&state, trigger, now, &config(policy_config)?)))
     };

@@ -3,7 +3,7 @@
 use crate::idb;
 use crate::payload::JsPayload;
 use crate::store::object_store;
-use synclane_core::{SyncError, SyncResult};
+use synclane_core::{Quoted, SyncError, SyncResult};
 use synclane_js::read::read_options;
 use wasm_bindgen::JsValue;
 use web_sys::{IdbKeyRange, IdbTransaction};
@@ -89,9 +89,9 @@ pub async fn run(tx: &IdbTransaction, table: &str, query: &Query) -> SyncResult<
     let limit = query.limit.unwrap_or(0);
     let req = match &query.index {
         Some(name) => {
-            let index = store
-                .index(name)
-                .map_err(|_| SyncError::invalid_argument(format!("table {table:?} has no index {name:?}")))?;
+            let index = store.index(name).map_err(|_| {
+                SyncError::invalid_argument(format!("table {} has no index {}", Quoted(table), Quoted(name)))
+            })?;
             if limit > 0 {
                 index.get_all_with_key_and_limit(&range_js, limit)
             } else {

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use synclane_core::{ErrorCode, SyncError, SyncResult};
+use synclane_core::{ErrorCode, Quoted, SyncError, SyncResult};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
@@ -153,9 +153,9 @@ impl Store {
             return Err(SyncError::new(
                 ErrorCode::Closed,
                 format!(
-                    "the database {:?} was deleted while the engine was open; its pending writes went to the \
+                    "the database {} was deleted while the engine was open; its pending writes went to the \
                      `sync.storage:action:lost` event; open the engine again",
-                    self.name
+                    Quoted(&self.name)
                 ),
             ));
         }
@@ -184,7 +184,7 @@ impl Store {
         } else {
             Err(SyncError::new(
                 ErrorCode::UnknownTable,
-                format!("unknown table {table:?}; declare it in `tables` when opening"),
+                format!("unknown table {}; declare it in `tables` when opening", Quoted(table)),
             ))
         }
     }

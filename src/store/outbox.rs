@@ -12,7 +12,7 @@ use synclane_core::change::PendingOp;
 use synclane_core::outbox::{
     select_batch, transition, OpState, OutboxConfig, OutboxEntry, PushOutcome, Transition,
 };
-use synclane_core::{SyncError, SyncResult};
+use synclane_core::{Quoted, SyncError, SyncResult};
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransaction;
 
@@ -367,9 +367,9 @@ pub async fn resolve_failed(
         let (value, entry) = entries
             .into_iter()
             .find(|(_, e)| e.op_id == op_id)
-            .ok_or_else(|| SyncError::invalid_argument(format!("no op {op_id:?} in the outbox")))?;
+            .ok_or_else(|| SyncError::invalid_argument(format!("no op {} in the outbox", Quoted(op_id))))?;
         if entry.state != OpState::Failed {
-            return Err(SyncError::invalid_argument(format!("op {op_id:?} is not failed")));
+            return Err(SyncError::invalid_argument(format!("op {} is not failed", Quoted(op_id))));
         }
         let mut totals = read_totals(&tx).await?;
         match action {

@@ -2,7 +2,7 @@
 //! that apps, providers and servers can branch on, plus a human-readable message.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// Stable, machine-readable error codes. The string form (`as_str`) is part of the public
 /// contract: JavaScript apps, providers and the reference server all use it.
@@ -168,9 +168,42 @@ impl SyncError {
 /// Shorthand used across the core.
 pub type SyncResult<T> = Result<T, SyncError>;
 
+/// A name or value in an error message, in double quotes, as `{:?}` prints an ordinary string:
+/// quotes, backslashes and control characters escaped, everything else as it is. Written out
+/// because `{:?}` brings the standard library's Unicode printability tables into the browser
+/// build (several KB) for messages that never need them.
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_prints_a_string_as_debug_does() {
+        for text in
+            ["todos", "", "a \"b\" c", "back\\slash", "line\nbreak\ttab\r", "bell\u{7}", "notizen_ü 日本"]
+        {
+            assert_eq!(Quoted(text).to_string(), format!("{text:?}"), "{text:?}");
+        }
+    }
 
     #[test]
     fn wire_names_round_trip_and_are_unique() {

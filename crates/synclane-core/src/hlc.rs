@@ -6,7 +6,7 @@
 //! the low 32), a dash, and 16 hex digits of the device's clock id. Fixed width makes string
 //! order equal to (time, id) order, which is what the conflict rule compares.
 
-use crate::error::{ErrorCode, SyncError, SyncResult};
+use crate::error::{ErrorCode, Quoted, SyncError, SyncResult};
 use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
@@ -83,8 +83,8 @@ impl HlcStamp {
                 .all(|(i, b)| i == 16 || b.is_ascii_digit() || (b'a'..=b'f').contains(b));
         if !well_formed {
             return Err(SyncError::invalid_change(format!(
-                "hlc {:?} is not a {HLC_STRING_LEN}-character lowercase hex stamp",
-                truncate(text, 48)
+                "hlc {} is not a {HLC_STRING_LEN}-character lowercase hex stamp",
+                Quoted(truncate(text, 48))
             )));
         }
         // Both halves are validated hex, so these cannot fail; map anyway rather than unwrap.

@@ -24,5 +24,5 @@ pub mod status;
 pub mod validate;
 
 pub use conflict::{compare_versions, incoming_wins, VersionRef};
-pub use error::{ErrorCode, SyncError, SyncResult};
+pub use error::{ErrorCode, Quoted, SyncError, SyncResult};
 pub use stamp::{next_clock, ChangeStamp, OpKind};

@@ -8,7 +8,7 @@
 //! the payload is kept as it is, unknown fields included.
 
 use crate::change::{Payload, PayloadId, PendingOp, SyncChange};
-use crate::error::{ErrorCode, SyncError, SyncResult};
+use crate::error::{ErrorCode, Quoted, SyncError, SyncResult};
 use crate::hlc::{ClockPolicy, HlcStamp};
 use crate::stamp::{ChangeStamp, OpKind};
 use serde::Deserialize;
@@ -183,7 +183,7 @@ pub fn validate_push_ops<P: Payload>(
             return Err(at(
                 index,
                 ErrorCode::InvalidChange,
-                &format!("opId {:?} appears twice in the batch", common.stamp.op_id),
+                &format!("opId {} appears twice in the batch", Quoted(&common.stamp.op_id)),
             ));
         }
         out.push(PendingOp {
@@ -252,12 +252,16 @@ fn validate_common<P: Payload>(
         return Err(at(
             index,
             ErrorCode::InvalidChange,
-            &format!("tableName {:?} is not a valid table name", clip(&table_name)),
+            &format!("tableName {} is not a valid table name", Quoted(clip(&table_name))),
         ));
     }
     if let Some(tables) = ctx.tables {
         if !tables.contains(&table_name) {
-            return Err(at(index, ErrorCode::UnknownTable, &format!("unknown table {table_name:?}")));
+            return Err(at(
+                index,
+                ErrorCode::UnknownTable,
+                &format!("unknown table {}", Quoted(&table_name)),
+            ));
         }
     }
     let pk = raw.pk.ok_or_else(|| at(index, ErrorCode::InvalidChange, "pk is missing"))?;
@@ -273,7 +277,7 @@ fn validate_common<P: Payload>(
         at(
             index,
             ErrorCode::InvalidChange,
-            &format!("op {:?} is neither \"put\" nor \"delete\"", clip(&op_name)),
+            &format!("op {} is neither \"put\" nor \"delete\"", Quoted(clip(&op_name))),
         )
     })?;
     let payload = match op {
@@ -299,7 +303,7 @@ fn validate_common<P: Payload>(
                     return Err(at(
                         index,
                         ErrorCode::InvalidPayload,
-                        &format!("payload id {:?} differs from pk {:?}", clip(&id), clip(&pk)),
+                        &format!("payload id {} differs from pk {}", Quoted(clip(&id)), Quoted(clip(&pk))),
                     ))
                 }
                 PayloadId::NotText => {

@@ -9,7 +9,7 @@
 use js_sys::{Array, Object, Reflect};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use synclane_core::{ErrorCode, SyncError};
+use synclane_core::{ErrorCode, Quoted, SyncError};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// A reader's failure: what is wrong, naming the field (`retry.maxAttempts must be ...`).
@@ -235,7 +235,7 @@ impl Fields {
     /// A string field that names one of a set (an enum), read by `parse`.
     pub fn named<T>(&self, field: &'static str, parse: impl Fn(&str) -> Option<T>) -> ReadResult<T> {
         let text = self.string(field)?;
-        parse(&text).ok_or_else(|| format!("{} has an unknown value {text:?}", self.name(field)))
+        parse(&text).ok_or_else(|| format!("{} has an unknown value {}", self.name(field), Quoted(&text)))
     }
 }
 
