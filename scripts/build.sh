@@ -17,6 +17,8 @@ wasm_rustflags="--remap-path-prefix=$cargo_home/registry/src=cargo-registry --re
 
 # build_wasm CRATE_DIR OUT_DIR NAME: the crate's release wasm and its bindings, optimised.
 build_wasm() {
+  # A fresh output directory: wasm-pack leaves files of earlier builds (an old snippet) in place.
+  rm -rf "$2"
   RUSTFLAGS="$wasm_rustflags" wasm-pack build --release --target web --out-dir "$PWD/$2" --out-name "$3" --no-pack "$1" >&2
   local wasm="$2/$3_bg.wasm" before after gz
   before=$(stat -c %s "$wasm")

@@ -97,8 +97,9 @@ impl RandomIds {
     fn next(&mut self) -> SyncResult<String> {
         if self.bytes.len() < Self::ID_BYTES {
             self.bytes = vec![0; Self::ID_BYTES * self.per_draw];
-            getrandom::getrandom(&mut self.bytes)
-                .map_err(|e| SyncError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
+            getrandom::getrandom(&mut self.bytes).map_err(|_| {
+                SyncError::new(ErrorCode::Internal, "no randomness: crypto.getRandomValues failed")
+            })?;
         }
         let id = self.bytes.split_off(self.bytes.len() - Self::ID_BYTES);
         let hex = |digit: u8| char::from(b"0123456789abcdef"[usize::from(digit)]);

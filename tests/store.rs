@@ -171,6 +171,50 @@ async fn a_write_stores_the_record_and_its_outbox_entry_together() {
     engine.close();
 }
 
+fn is_random_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[wasm_bindgen_test]
+async fn every_write_and_every_new_device_draws_a_fresh_random_id() {
+    // More writes than one draw from crypto.getRandomValues makes (64 ids), to cross a refill.
+    let ops: Vec<String> =
+        (0..150).map(|i| format!(r#"{{"table":"notes","op":"put","record":{{"id":"r{i}"}}}}"#)).collect();
+    let db = unique("random-ids");
+    let engine =
+        EngineCore::connect(js(&format!(r#"{{"workspaceId":"w","dbName":"{db}","tables":{NOTES}}}"#)))
+            .await
+            .expect("open");
+    let result = wait(engine.write(js(&format!("[{}]", ops.join(","))))).await.unwrap();
+    let captured = Array::from(&get(&result, "captured"));
+    let mut op_ids: Vec<String> = captured.iter().map(|c| get(&c, "opId").as_string().unwrap()).collect();
+    assert_eq!(op_ids.len(), 150);
+    assert!(op_ids.iter().all(|id| is_random_id(id)), "128-bit hex ids: {:?}", &op_ids[..3]);
+    op_ids.sort();
+    op_ids.dedup();
+    assert_eq!(op_ids.len(), 150, "no op id repeats");
+
+    // Opened without a device id, each database makes one of its own and keeps it.
+    let device = engine.device_id();
+    assert!(is_random_id(&device), "{device}");
+    engine.close();
+    let other = EngineCore::connect(js(&format!(
+        r#"{{"workspaceId":"w","dbName":"{}","tables":{NOTES}}}"#,
+        unique("random-ids")
+    )))
+    .await
+    .expect("open");
+    assert!(is_random_id(&other.device_id()));
+    assert_ne!(other.device_id(), device);
+    other.close();
+    let again =
+        EngineCore::connect(js(&format!(r#"{{"workspaceId":"w","dbName":"{db}","tables":{NOTES}}}"#)))
+            .await
+            .expect("reopen");
+    assert_eq!(again.device_id(), device);
+    again.close();
+}
+
 #[wasm_bindgen_test]
 async fn a_write_that_fails_leaves_neither_record_nor_outbox_entry() {
     let engine = open(&unique("abort"), NOTES).await;

@@ -168,6 +168,14 @@ impl SyncError {
 /// Shorthand used across the core.
 pub type SyncResult<T> = Result<T, SyncError>;
 
+/// At most the first `max_chars` characters of `text`, for quoting input of any length in an
+/// error message.
+pub fn clip(text: &str, max_chars: usize) -> &str {
+    // `get` rather than indexing: the cut is on a character boundary, and indexing would bring
+    // the standard library's slicing panic, with its formatting, into the browser build.
+    text.char_indices().nth(max_chars).and_then(|(i, _)| text.get(..i)).unwrap_or(text)
+}
+
 /// A name or value in an error message, in double quotes, as `{:?}` prints an ordinary string:
 /// quotes, backslashes and control characters escaped, everything else as it is. Written out
 /// because `{:?}` brings the standard library's Unicode printability tables into the browser
@@ -195,6 +203,14 @@ impl fmt::Display for Quoted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_keeps_at_most_the_first_characters() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("abcdef", 3), "abc");
+        assert_eq!(clip("äöüß", 2), "äö");
+        assert_eq!(clip("", 0), "");
+    }
 
     #[test]
     fn quoted_prints_a_string_as_debug_does() {

@@ -6,7 +6,7 @@
 //! the low 32), a dash, and 16 hex digits of the device's clock id. Fixed width makes string
 //! order equal to (time, id) order, which is what the conflict rule compares.
 
-use crate::error::{ErrorCode, Quoted, SyncError, SyncResult};
+use crate::error::{clip, ErrorCode, Quoted, SyncError, SyncResult};
 use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
@@ -74,24 +74,29 @@ impl HlcStamp {
 
     /// Parses the string form; anything else is an `invalid_change` error, never a panic.
     pub fn parse(text: &str) -> SyncResult<HlcStamp> {
+        // Decoded by hand: `u64::from_str_radix` and string slicing bring their error and panic
+        // formatting into the browser build, where this runs for every stored stamp.
+        let hex = |digits: &[u8]| {
+            digits.iter().try_fold(0u64, |value, &digit| {
+                let nibble = match digit {
+                    b'0'..=b'9' => digit - b'0',
+                    b'a'..=b'f' => digit - b'a' + 10,
+                    _ => return None,
+                };
+                Some(value << 4 | u64::from(nibble))
+            })
+        };
         let bytes = text.as_bytes();
-        let well_formed = bytes.len() == HLC_STRING_LEN
-            && bytes[16] == b'-'
-            && bytes
-                .iter()
-                .enumerate()
-                .all(|(i, b)| i == 16 || b.is_ascii_digit() || (b'a'..=b'f').contains(b));
-        if !well_formed {
+        let halves = match bytes.split_at_checked(16) {
+            Some((time, [b'-', id @ ..])) if bytes.len() == HLC_STRING_LEN => hex(time).zip(hex(id)),
+            _ => None,
+        };
+        let Some((time, id)) = halves else {
             return Err(SyncError::invalid_change(format!(
                 "hlc {} is not a {HLC_STRING_LEN}-character lowercase hex stamp",
-                Quoted(truncate(text, 48))
+                Quoted(clip(text, 48))
             )));
-        }
-        // Both halves are validated hex, so these cannot fail; map anyway rather than unwrap.
-        let time =
-            u64::from_str_radix(&text[..16], 16).map_err(|e| SyncError::invalid_change(e.to_string()))?;
-        let id =
-            u64::from_str_radix(&text[17..], 16).map_err(|e| SyncError::invalid_change(e.to_string()))?;
+        };
         Ok(HlcStamp { time, id })
     }
 
@@ -249,13 +254,6 @@ fn id_to_u64(id: &ID) -> u64 {
     let mut low = [0u8; 8];
     low.copy_from_slice(&bytes[..8]);
     u64::from_le_bytes(low)
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
 }
 
 #[cfg(test)]

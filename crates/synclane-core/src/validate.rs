@@ -8,7 +8,10 @@
 //! the payload is kept as it is, unknown fields included.
 
 use crate::change::{Payload, PayloadId, PendingOp, SyncChange};
-use crate::error::{ErrorCode, Quoted, SyncError, SyncResult};
+use crate::error::{clip, ErrorCode, Quoted, SyncError, SyncResult};
+
+/// How much of a bad value an error message quotes.
+const QUOTED_CHARS: usize = 64;
 use crate::hlc::{ClockPolicy, HlcStamp};
 use crate::stamp::{ChangeStamp, OpKind};
 use serde::Deserialize;
@@ -252,7 +255,7 @@ fn validate_common<P: Payload>(
         return Err(at(
             index,
             ErrorCode::InvalidChange,
-            &format!("tableName {} is not a valid table name", Quoted(clip(&table_name))),
+            &format!("tableName {} is not a valid table name", Quoted(clip(&table_name, QUOTED_CHARS))),
         ));
     }
     if let Some(tables) = ctx.tables {
@@ -277,7 +280,7 @@ fn validate_common<P: Payload>(
         at(
             index,
             ErrorCode::InvalidChange,
-            &format!("op {} is neither \"put\" nor \"delete\"", Quoted(clip(&op_name))),
+            &format!("op {} is neither \"put\" nor \"delete\"", Quoted(clip(&op_name, QUOTED_CHARS))),
         )
     })?;
     let payload = match op {
@@ -303,7 +306,11 @@ fn validate_common<P: Payload>(
                     return Err(at(
                         index,
                         ErrorCode::InvalidPayload,
-                        &format!("payload id {} differs from pk {}", Quoted(clip(&id)), Quoted(clip(&pk))),
+                        &format!(
+                            "payload id {} differs from pk {}",
+                            Quoted(clip(&id, QUOTED_CHARS)),
+                            Quoted(clip(&pk, QUOTED_CHARS))
+                        ),
                     ))
                 }
                 PayloadId::NotText => {
@@ -355,13 +362,6 @@ fn required_id(
 }
 
 /// Shortens untrusted text before it goes into an error message.
-fn clip(text: &str) -> &str {
-    match text.char_indices().nth(64) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@
 
 pub mod error;
 pub mod interop;
+#[cfg(target_family = "wasm")]
+mod random;
 pub mod read;
 pub mod write;
 
