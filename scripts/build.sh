@@ -22,12 +22,18 @@ build_wasm() {
   RUSTFLAGS="$wasm_rustflags" wasm-pack build --release --target web --out-dir "$PWD/$2" --out-name "$3" --no-pack "$1" >&2
   local wasm="$2/$3_bg.wasm" before after gz
   before=$(stat -c %s "$wasm")
-  # The producers and target-features sections are build metadata no browser reads.
+  # The producers and target-features sections are build metadata no browser reads. The
+  # imports and exports get short names, and the glue and its types the same
+  # (scripts/minify-wasm-names.mjs says why).
   node node_modules/binaryen/bin/wasm-opt -Oz \
     --enable-reference-types --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
     --enable-nontrapping-float-to-int --enable-sign-ext --strip-producers --strip-target-features \
-    "$wasm" -o "$wasm.opt"
+    --minify-imports-and-exports-and-modules \
+    "$wasm" -o "$wasm.opt" >"$2/names.json"
   mv "$wasm.opt" "$wasm"
+  node scripts/minify-wasm-names.mjs "$2/names.json" "$wasm" "$2/$3.js" "$2/$3.d.ts"
+  # wasm-pack's type of the raw module lists the old names; nothing ships or reads it.
+  rm "$2/names.json" "$2/$3_bg.wasm.d.ts"
   after=$(stat -c %s "$wasm")
   gz=$(gzip -9 -c "$wasm" | wc -c)
   echo "[build] $wasm: $before -> $after bytes ($gz gzipped)" >&2
