@@ -257,7 +257,7 @@ pub async fn probe_occupancy(
     tx: &IdbTransaction,
     sizes: &StoreSizes,
     tombstones: &IdbObjectStore,
-    tables: &HashMap<String, IdbObjectStore>,
+    tables: &BatchTables,
     batch_size: usize,
 ) -> SyncResult<(Occupancy, OutboxTotals)> {
     let limit = u32::try_from(batch_size).unwrap_or(u32::MAX - 1) + 1;
@@ -272,8 +272,8 @@ pub async fn probe_occupancy(
     };
     let tombstones_req = probe(TOMBSTONES, tombstones)?;
     let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
-    let mut table_reqs = Vec::with_capacity(tables.len());
-    for (name, table) in tables {
+    let mut table_reqs = Vec::new();
+    for (name, table) in tables.iter() {
         table_reqs.push((name, probe(name, table)?));
     }
     let last = table_reqs.iter().filter_map(|(_, req)| req.as_ref()).next_back();
@@ -477,6 +477,31 @@ pub async fn in_tx<T>(
             Ok(value)
         }
         Err(err) => Err(abort(tx, err)),
+    }
+}
+
+/// The app tables a batch touches, each opened once in its transaction. A list rather than a
+/// map: a batch names few tables, and a map type of its own would add its code to the wasm.
+pub struct BatchTables(Vec<(String, IdbObjectStore)>);
+
+impl BatchTables {
+    pub fn open<'a>(tx: &IdbTransaction, names: impl Iterator<Item = &'a String>) -> SyncResult<BatchTables> {
+        let mut tables: Vec<(String, IdbObjectStore)> = Vec::new();
+        for name in names {
+            if !tables.iter().any(|(n, _)| n == name) {
+                tables.push((name.clone(), object_store(tx, name)?));
+            }
+        }
+        Ok(BatchTables(tables))
+    }
+
+    /// The store of a table the batch opened.
+    pub fn get(&self, name: &str) -> &IdbObjectStore {
+        &self.0.iter().find(|(n, _)| n == name).expect("every table of the batch is opened").1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(String, IdbObjectStore)> {
+        self.0.iter()
     }
 }
 

@@ -8,7 +8,7 @@ use super::records::{
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_result,
-    read_state_request, write_state, Store, StoreSizes, TimeSlicer,
+    read_state_request, write_state, BatchTables, Store, StoreSizes, TimeSlicer,
 };
 use crate::idb;
 use crate::payload::JsPayload;
@@ -18,7 +18,7 @@ use synclane_core::change::SyncChange;
 use synclane_core::cursor::{CursorPhase, CursorState};
 use synclane_core::{ChangeStamp, OpKind, SyncResult, VersionRef};
 use wasm_bindgen::JsValue;
-use web_sys::{IdbObjectStore, IdbTransaction};
+use web_sys::IdbTransaction;
 
 pub const CURSOR_STATE: &str = "cursor";
 
@@ -133,12 +133,7 @@ async fn apply_in(
     let by_record =
         pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
     let conflicts_store = object_store(tx, CONFLICTS)?;
-    let mut tables: HashMap<String, IdbObjectStore> = HashMap::new();
-    for change in &changes {
-        if !tables.contains_key(&change.table_name) {
-            tables.insert(change.table_name.clone(), object_store(tx, &change.table_name)?);
-        }
-    }
+    let tables = BatchTables::open(tx, changes.iter().map(|c| &c.table_name))?;
     // Which of the batch's records the stores may hold: records they surely lack are not read.
     let (occupancy, _) = probe_occupancy(tx, sizes, &tombstones, &tables, changes.len()).await?;
 
@@ -169,7 +164,7 @@ async fn apply_in(
             .unwrap_or_else(|| JsValue::from_str(&change.pk));
         let js_id = JsRecordKey { table: strings.get(&change.table_name), pk };
         let record = if occupancy.may_have_record(&id) {
-            Some(tables[&change.table_name].get(&js_id.pk).map_err(err("reading a record"))?)
+            Some(tables.get(&change.table_name).get(&js_id.pk).map_err(err("reading a record"))?)
         } else {
             None
         };
@@ -240,7 +235,7 @@ async fn apply_in(
             report.stale += 1;
             continue;
         }
-        let table = &tables[&change.table_name];
+        let table = &tables.get(&change.table_name);
         let state = &mut states[slots[&(change.table_name.clone(), change.pk.clone())]];
         let local_pending = state.pending;
         let local_stamp = state.local.meta().map(|(m, op)| (m.stamp(), op));

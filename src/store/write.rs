@@ -9,7 +9,7 @@ use super::records::{
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
 use super::{
     abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_result,
-    read_state_request, write_state, Occupancy, Store, StoreSizes, TimeSlicer,
+    read_state_request, write_state, BatchTables, Occupancy, Store, StoreSizes, TimeSlicer,
 };
 use crate::idb;
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use synclane_core::outbox::{coalesce_with, Coalesce, OpState};
 use synclane_core::{next_clock, ChangeStamp, OpKind, SyncResult};
 use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbObjectStore, IdbTransaction};
+use web_sys::IdbTransaction;
 
 /// One local write, already checked for shape by the caller.
 pub struct LocalWrite {
@@ -156,12 +156,7 @@ async fn write_in(
     let pending = object_store(tx, PENDING_OPS)?;
     let by_record =
         pending.index(BY_RECORD).map_err(|e| idb::storage_error("opening the outbox index", &e))?;
-    let mut tables: HashMap<String, IdbObjectStore> = HashMap::new();
-    for write in &writes {
-        if !tables.contains_key(&write.table) {
-            tables.insert(write.table.clone(), object_store(tx, &write.table)?);
-        }
-    }
+    let tables = BatchTables::open(tx, writes.iter().map(|w| &w.table))?;
     // A batch of several records first asks which stores hold anything, and skips the reads
     // of empty ones. A single write reads at once: its latency matters more than one request.
     let several = {
@@ -200,7 +195,7 @@ async fn write_in(
         }
         let js_id = JsRecordKey { table: strings.get(&write.table), pk: write.pk_js.clone() };
         let key = js_id.key();
-        let table = &tables[&write.table];
+        let table = tables.get(&write.table);
         let read = KeyReads {
             record: if occupancy.may_have_record(&id) {
                 Some(table.get(&js_id.pk).map_err(err("reading a record"))?)
@@ -270,7 +265,7 @@ async fn write_in(
         slicer.step(tx).await?;
         let id = (write.table.clone(), write.pk.clone());
         let state = &mut states[slots[&id]];
-        let table = &tables[&write.table];
+        let table = tables.get(&write.table);
         let stamp = stamp(next_clock(state.clock));
         state.clock = Some(stamp.clock);
         let meta = stamp_to_js(&stamp, None, &mut strings);

@@ -42,6 +42,7 @@ use crate::error::{Quoted, SyncError};
 use crate::stamp::{ChangeStamp, OpKind};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
@@ -197,17 +198,17 @@ pub fn compute_plan(
 ) -> Result<ReconcilePlan, SyncError> {
     let local_index = index_unique(local, "local")?;
     let remote_index = index_unique(remote, "remote")?;
-    // Sorted as references, like the keys below: one sort in the browser build, not two.
-    let mut kept_for_rebase: Vec<&RecordKey> = pending.iter().collect();
-    kept_for_rebase.sort_unstable();
+    // Sorted as references, like the keys below, and by the standard library's heap sort: in
+    // the browser build its code is a small fraction of the slice sorts' (whose quicksort
+    // alone was 2.7 KB), and the plan's sort is never the cost of a rescan.
+    let kept_for_rebase = in_key_order(pending.iter());
     let kept_for_rebase: Vec<RecordKey> = kept_for_rebase.into_iter().cloned().collect();
     let mut plan = ReconcilePlan { kept_for_rebase, ..ReconcilePlan::default() };
     let (local, remote) = (local_index, remote_index);
 
     // Walking the union in key order keeps every list sorted. Hash maps and one sort rather
     // than ordered trees: the trees' code was about 12 KB of the browser build.
-    let mut keys: Vec<&RecordKey> = local.keys().chain(remote.keys()).copied().collect();
-    keys.sort_unstable();
+    let mut keys = in_key_order(local.keys().chain(remote.keys()).copied());
     keys.dedup();
     for key in keys {
         if pending.contains(key) {
@@ -242,6 +243,11 @@ pub fn compute_plan(
         }
     }
     Ok(plan)
+}
+
+/// Record keys in key order.
+fn in_key_order<'a>(keys: impl Iterator<Item = &'a RecordKey>) -> Vec<&'a RecordKey> {
+    BinaryHeap::from_iter(keys).into_sorted_vec()
 }
 
 /// The local set after applying `plan`, sorted by key.
