@@ -11,9 +11,11 @@ import { TABLE, countingFetch } from './common.mjs';
 /** The wasm module's linear memory, in bytes (the module the package loaded: one instance per page). */
 export async function wasmMemoryBytes() {
   await initSynclane();
-  // wasm-bindgen's init returns the instance's exports once loaded (the same instance).
+  // wasm-bindgen's init returns the instance's exports once loaded (the same instance). The
+  // build gives the exports short names, so the memory is found by its type.
   const exports = await initWasm();
-  return exports.memory.buffer.byteLength;
+  const memory = Object.values(exports).find((value) => value instanceof WebAssembly.Memory);
+  return memory.buffer.byteLength;
 }
 
 export class Synclane {
