@@ -234,18 +234,23 @@ impl Occupancy {
 /// is not listed again for a batch of fewer than `n` records: its records are read one by one
 /// at once. Stores do shrink (garbage collection, a rescan, another tab), but believing one
 /// large when it is not only costs the reads a listing would have spared, never a wrong answer.
+///
+/// A list rather than a map: a workspace has few stores, and a map type of its own would add
+/// its code to the wasm.
 #[derive(Default)]
-pub struct StoreSizes(RefCell<HashMap<String, u32>>);
+pub struct StoreSizes(RefCell<Vec<(String, u32)>>);
 
 impl StoreSizes {
     fn known_to_hold(&self, store: &str, keys: u32) -> bool {
-        self.0.borrow().get(store).is_some_and(|&held| held >= keys)
+        self.0.borrow().iter().any(|(name, held)| name == store && *held >= keys)
     }
 
     fn saw(&self, store: &str, keys: u32) {
         let mut sizes = self.0.borrow_mut();
-        let held = sizes.entry(store.to_owned()).or_default();
-        *held = (*held).max(keys);
+        match sizes.iter_mut().find(|(name, _)| name == store) {
+            Some((_, held)) => *held = (*held).max(keys),
+            None => sizes.push((store.to_owned(), keys)),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use super::{in_tx, object_store, read_state, record_key, write_state, Store};
 use crate::idb;
 use crate::payload::JsPayload;
 use js_sys::{Array, Reflect};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
@@ -192,25 +193,45 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
 
 /// The server's set, one change per key (the last one in server order wins, as pulled pages
 /// are ascending), restricted to the workspace's tables.
-fn remote_set(
-    store: &Store,
-    changes: impl IntoIterator<Item = SyncChange<JsPayload>>,
-) -> (HashMap<RecordKey, SyncChange<JsPayload>>, Vec<RecordMeta>) {
-    let mut by_key: HashMap<RecordKey, SyncChange<JsPayload>> = HashMap::new();
-    for change in changes {
-        if store.table_names.contains(&change.table_name) {
-            by_key.insert(RecordKey::new(&change.table_name, &change.pk), change);
+struct RemoteSet {
+    changes: Vec<SyncChange<JsPayload>>,
+    /// Where each key's change is in `changes`. Keyed like the record maps of the write and
+    /// apply paths, so the wasm holds one map type for them all.
+    slots: HashMap<(String, String), usize>,
+    /// The changes' metadata, for the plan.
+    metas: Vec<RecordMeta>,
+}
+
+impl RemoteSet {
+    fn new(store: &Store, changes: impl IntoIterator<Item = SyncChange<JsPayload>>) -> RemoteSet {
+        let mut kept: Vec<SyncChange<JsPayload>> = Vec::new();
+        let mut slots: HashMap<(String, String), usize> = HashMap::new();
+        for change in changes {
+            if store.table_names.contains(&change.table_name) {
+                match slots.entry((change.table_name.clone(), change.pk.clone())) {
+                    Entry::Occupied(slot) => kept[*slot.get()] = change,
+                    Entry::Vacant(slot) => {
+                        slot.insert(kept.len());
+                        kept.push(change);
+                    }
+                }
+            }
         }
+        let metas = kept
+            .iter()
+            .map(|c| RecordMeta {
+                key: RecordKey::new(&c.table_name, &c.pk),
+                stamp: c.stamp.clone(),
+                deleted: c.op == OpKind::Delete,
+            })
+            .collect();
+        RemoteSet { changes: kept, slots, metas }
     }
-    let metas = by_key
-        .iter()
-        .map(|(key, c)| RecordMeta {
-            key: key.clone(),
-            stamp: c.stamp.clone(),
-            deleted: c.op == OpKind::Delete,
-        })
-        .collect();
-    (by_key, metas)
+
+    fn get(&self, key: &RecordKey) -> Option<&SyncChange<JsPayload>> {
+        let slot = *self.slots.get(&(key.table.clone(), key.pk.clone()))?;
+        Some(&self.changes[slot])
+    }
 }
 
 /// What a rescan would change, given the server's full set: the core's plan against local
@@ -220,8 +241,8 @@ pub async fn dry_run(store: &Store, changes: Vec<SyncChange<JsPayload>>) -> Sync
     stores.extend([TOMBSTONES, PENDING_OPS]);
     let tx = store.transaction(&stores, false)?;
     let local = read_local(store, &tx).await?;
-    let (_, remote) = remote_set(store, changes);
-    compute_plan(&local.metas, &remote, &local.pending_keys)
+    let remote = RemoteSet::new(store, changes);
+    compute_plan(&local.metas, &remote.metas, &local.pending_keys)
 }
 
 /// Swaps the staged set in: the core's plan against local data, pending ops kept, one
@@ -242,8 +263,8 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
             .iter()
             .map(|value| from_stored::<SyncChange<JsPayload>>(value, "staged change"))
             .collect::<SyncResult<Vec<_>>>()?;
-        let (remote_changes, remote) = remote_set(store, staged_changes);
-        let plan = compute_plan(&local, &remote, &pending_keys)?;
+        let remote = RemoteSet::new(store, staged_changes);
+        let plan = compute_plan(&local, &remote.metas, &pending_keys)?;
 
         let tomb_store = object_store(&tx, TOMBSTONES)?;
         let mut changed = Vec::new();
@@ -251,7 +272,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         for meta in
             plan.creations.iter().chain(&plan.updates).chain(plan.deletions.iter().filter(|m| m.deleted))
         {
-            let Some(change) = remote_changes.get(&meta.key) else { continue };
+            let Some(change) = remote.get(&meta.key) else { continue };
             let table = object_store(&tx, &change.table_name)?;
             let meta = stamp_to_js(&change.stamp, Some(change.server_version), &mut strings);
             let id = strings.record(&change.table_name, &change.pk);
