@@ -8,7 +8,6 @@
 
 use js_sys::{Array, Object, Reflect};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use synclane_core::{ErrorCode, Quoted, SyncError};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -36,8 +35,11 @@ pub fn read_options<T: Default>(
 
 thread_local! {
     // Field names as JavaScript strings, made once: decoding a name for every lookup cost more
-    // than the lookup on the hot paths (stored rows are read on every write).
-    static KEYS: RefCell<HashMap<&'static str, JsValue>> = RefCell::new(HashMap::new());
+    // than the lookup on the hot paths (stored rows are read on every write). A list searched
+    // by the names' addresses: there are a few dozen names, each a string literal, so the
+    // search costs about what hashing the name would, and a map type of its own would add its
+    // code to the wasm.
+    static KEYS: RefCell<Vec<(&'static str, JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `object[name]`, with the name's JavaScript string from the cache (borrowed, not cloned: a
@@ -50,7 +52,17 @@ pub fn get_field(object: &JsValue, name: &'static str) -> JsValue {
 pub fn with_key<R>(name: &'static str, f: impl FnOnce(&JsValue) -> R) -> R {
     KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
-        f(keys.entry(name).or_insert_with(|| JsValue::from_str(name)))
+        // The same literal may sit at two addresses (one per crate): it is then cached twice.
+        let same =
+            |known: &&'static str| std::ptr::eq(known.as_ptr(), name.as_ptr()) && known.len() == name.len();
+        let index = match keys.iter().position(|(known, _)| same(known)) {
+            Some(index) => index,
+            None => {
+                keys.push((name, JsValue::from_str(name)));
+                keys.len() - 1
+            }
+        };
+        f(&keys[index].1)
     })
 }
 
