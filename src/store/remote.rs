@@ -235,7 +235,7 @@ async fn apply_in(
             report.stale += 1;
             continue;
         }
-        let table = &tables.get(&change.table_name);
+        let table = tables.get(&change.table_name);
         let state = &mut states[slots[&(change.table_name.clone(), change.pk.clone())]];
         let local_pending = state.pending;
         let local_stamp = state.local.meta().map(|(m, op)| (m.stamp(), op));

@@ -10,7 +10,7 @@ use super::records::{
 };
 use super::remote::{write_cursor, CURSOR_STATE};
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
-use super::{in_tx, object_store, read_state, record_key, write_state, Store};
+use super::{in_tx, object_store, read_state, record_key, write_state, BatchTables, Store};
 use crate::idb;
 use crate::payload::JsPayload;
 use js_sys::{Array, Reflect};
@@ -217,14 +217,7 @@ impl RemoteSet {
                 }
             }
         }
-        let metas = kept
-            .iter()
-            .map(|c| RecordMeta {
-                key: RecordKey::new(&c.table_name, &c.pk),
-                stamp: c.stamp.clone(),
-                deleted: c.op == OpKind::Delete,
-            })
-            .collect();
+        let metas = kept.iter().map(RecordMeta::of_change).collect();
         RemoteSet { changes: kept, slots, metas }
     }
 
@@ -267,18 +260,19 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         let plan = compute_plan(&local, &remote.metas, &pending_keys)?;
 
         let tomb_store = object_store(&tx, TOMBSTONES)?;
+        let tables = BatchTables::open(&tx, store.table_names.iter())?;
         let mut changed = Vec::new();
         let mut strings = JsStrings::default();
         for meta in
             plan.creations.iter().chain(&plan.updates).chain(plan.deletions.iter().filter(|m| m.deleted))
         {
             let Some(change) = remote.get(&meta.key) else { continue };
-            let table = object_store(&tx, &change.table_name)?;
+            let table = tables.get(&change.table_name);
             let meta = stamp_to_js(&change.stamp, Some(change.server_version), &mut strings);
             let id = strings.record(&change.table_name, &change.pk);
             match (&change.op, &change.payload) {
                 (OpKind::Put, Some(payload)) => {
-                    put_record(&table, &payload.0, &id, &meta)?;
+                    put_record(table, &payload.0, &id, &meta)?;
                     tomb_store
                         .delete(&id.key())
                         .map_err(|e| idb::storage_error("clearing a tombstone", &e))?;
@@ -294,7 +288,8 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         }
         for meta in plan.deletions.iter().filter(|m| !m.deleted) {
             // Deleted on the server and its tombstone purged: remove, with no tombstone to invent.
-            object_store(&tx, &meta.key.table)?
+            tables
+                .get(&meta.key.table)
                 .delete(&JsValue::from_str(&meta.key.pk))
                 .map_err(|e| idb::storage_error("deleting a record", &e))?;
             changed.push((meta.key.table.clone(), meta.key.pk.clone()));

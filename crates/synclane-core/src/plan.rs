@@ -37,6 +37,7 @@
 //! one whose meta is live removes the key), which is what makes recomputing the plan after
 //! applying it come out empty; [`check_idempotent`] checks that.
 
+use crate::change::SyncChange;
 use crate::conflict::{compare_versions, VersionRef};
 use crate::error::{Quoted, SyncError};
 use crate::stamp::{ChangeStamp, OpKind};
@@ -86,6 +87,15 @@ pub struct RecordMeta {
 }
 
 impl RecordMeta {
+    /// The version a change carries.
+    pub fn of_change<P>(change: &SyncChange<P>) -> RecordMeta {
+        RecordMeta {
+            key: RecordKey::new(&change.table_name, &change.pk),
+            stamp: change.stamp.clone(),
+            deleted: change.op == OpKind::Delete,
+        }
+    }
+
     /// The op that produced this version.
     pub fn op(&self) -> OpKind {
         if self.deleted {

@@ -500,14 +500,7 @@ impl World {
                 deleted: v.op == OpKind::Delete,
             })
             .collect();
-        let remote: Vec<RecordMeta> = staged
-            .iter()
-            .map(|c| RecordMeta {
-                key: RecordKey::new(&c.table_name, &c.pk),
-                stamp: c.stamp.clone(),
-                deleted: c.op == OpKind::Delete,
-            })
-            .collect();
+        let remote: Vec<RecordMeta> = staged.iter().map(RecordMeta::of_change).collect();
         let pending: HashSet<RecordKey> =
             replica.outbox.entries().map(|e| RecordKey::new(&e.op.table_name, &e.op.pk)).collect();
         let plan = compute_plan(&local, &remote, &pending).expect("plan over well-formed sets");
