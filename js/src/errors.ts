@@ -108,14 +108,38 @@ export interface SyncErrorOptions {
   cause?: unknown;
 }
 
-/** The JSON form of a {@link SyncError}, as it travels in a `PushOpResult.error`. */
+/**
+ * A short summary of what a {@link SyncError} wraps, as its JSON form carries it: the wrapped
+ * error's `name` and `message` (and its `code`, when it has a string one). A cause that is not
+ * an error is summarised as a string.
+ */
+export interface SyncErrorCauseJson {
+  /** The cause's `name` (`'TypeError'`, `'TimeoutError'`, ...; `'Object'` for a plain object). */
+  name: string;
+  /** The cause's message, cut to 500 characters. */
+  message: string;
+  /** The cause's own `code`, when it carries a string one. */
+  code?: string;
+}
+
+/**
+ * The JSON form of a {@link SyncError} (`JSON.stringify(error)`, `error.toJSON()`): the one
+ * plain-object shape in which synclane hands an error to the app. A provider answering a push
+ * may use it as a `PushOpResult.error`, which reads only `code`, `message` and `retryAfterMs`.
+ */
 export interface SyncErrorJson {
+  /** Always `'SyncError'`. */
+  name: 'SyncError';
   /** The canonical code. */
   code: SyncErrorCode;
   /** A message for people. */
   message: string;
+  /** Whether retrying later may succeed ({@link isTransient} of the code). */
+  retryable: boolean;
   /** For `rate_limited`: the delay the provider asked for, in milliseconds. */
   retryAfterMs?: number;
+  /** A short summary of the wrapped error, when there is one that says more than the error itself. */
+  cause?: SyncErrorCauseJson | string;
 }
 
 /**
@@ -146,10 +170,25 @@ export class SyncError extends Error {
     return isTransient(this.code);
   }
 
-  /** The wire form (`{ code, message, retryAfterMs? }`), e.g. for a `PushOpResult.error`. */
+  /**
+   * The plain-object form, `{ name, code, message, retryable, retryAfterMs?, cause? }`, which
+   * `JSON.stringify` uses. `Error` objects lose their `code` wherever only `name`, `message` and
+   * `stack` are copied (`structuredClone`, `postMessage`, Playwright's `evaluate`): hand
+   * `error.toJSON()` across such boundaries instead. The cause is a short summary
+   * ({@link SyncErrorCauseJson}, or a string), left out when it only repeats this error's code
+   * and message (as the raw wasm error or provider JSON that {@link toSyncError} wrapped does).
+   * Never throws.
+   */
   toJSON(): SyncErrorJson {
-    const json: SyncErrorJson = { code: this.code, message: this.message };
+    const json: SyncErrorJson = {
+      name: 'SyncError',
+      code: this.code,
+      message: this.message,
+      retryable: isTransient(this.code),
+    };
     if (this.retryAfterMs !== undefined) json.retryAfterMs = this.retryAfterMs;
+    const cause = causeSummary(this.cause, this);
+    if (cause !== undefined) json.cause = cause;
     return json;
   }
 }
@@ -200,16 +239,49 @@ export function toSyncError(value: unknown, fallback: SyncErrorCode = 'internal'
   return new SyncError(fallback, messageOf(value), { cause: value });
 }
 
-function messageOf(value: unknown): string {
-  if (value instanceof Error) return value.message;
-  if (typeof value === 'object' && value !== null) {
-    const message = (value as { message?: unknown }).message;
-    if (typeof message === 'string') return message;
+/** Cause summaries are meant to be short: longer texts are cut to this many characters. */
+const MAX_CAUSE_TEXT = 500;
+
+function clip(text: string): string {
+  return text.length > MAX_CAUSE_TEXT ? `${text.slice(0, MAX_CAUSE_TEXT)}…` : text;
+}
+
+function causeSummary(cause: unknown, error: SyncError): SyncErrorCauseJson | string | undefined {
+  if (cause === undefined) return undefined;
+  if (typeof cause === 'object' && cause !== null) {
+    try {
+      const c = cause as { name?: unknown; message?: unknown; code?: unknown };
+      const { name, message, code } = c;
+      if (cause instanceof Error || typeof message === 'string') {
+        if (code === error.code && message === error.message) return undefined;
+        const summary: SyncErrorCauseJson = {
+          name: typeof name === 'string' ? clip(name) : cause instanceof Error ? 'Error' : 'Object',
+          message: typeof message === 'string' ? clip(message) : '',
+        };
+        if (typeof code === 'string') summary.code = clip(code);
+        return summary;
+      }
+      // A plain object says more as JSON than as "[object Object]".
+      const text = JSON.stringify(cause);
+      if (typeof text === 'string') return clip(text);
+    } catch {
+      // A getter that throws, a cycle, a BigInt: summarise the cause as a string below.
+    }
   }
+  return clip(messageOf(cause));
+}
+
+function messageOf(value: unknown): string {
   try {
+    if (value instanceof Error) return value.message;
+    if (typeof value === 'object' && value !== null) {
+      const message = (value as { message?: unknown }).message;
+      if (typeof message === 'string') return message;
+    }
     return String(value);
   } catch {
-    // An object whose toString throws (or a null-prototype object) still deserves an error.
+    // An object whose getters or toString throw (or a null-prototype object) still deserves
+    // an error.
     return 'unknown error';
   }
 }

@@ -33,6 +33,7 @@ export {
   SYNC_ERROR_CODES,
   SyncError,
   toSyncError,
+  type SyncErrorCauseJson,
   type SyncErrorCode,
   type SyncErrorJson,
   type SyncErrorOptions,

@@ -108,7 +108,7 @@ test('the ring buffer keeps the last events with increasing seq and says how man
   await engine.close();
 });
 
-test('event payloads become small JSON-safe summaries: errors as {code,message}, no functions, big arrays cut', async () => {
+test('event payloads become small JSON-safe summaries: errors as SyncError.toJSON() gives them, no functions, big arrays cut', async () => {
   const { engine } = fakeEngine();
   const id = installDevtoolsHook(engine);
   const ops = Array.from({ length: 1000 }, (_, i) => ({ tableName: 'notes', pk: `r${i}`, op: 'put', payload: { id: `r${i}`, text: 'y'.repeat(1000) } }));
@@ -121,7 +121,13 @@ test('event payloads become small JSON-safe summaries: errors as {code,message},
   assert.equal(captured.ops.count, 1000);
   assert.equal(captured.ops.items.length, 5);
   assert.match(captured.ops.items[0].payload.text, /^y{100}…\(\+900 chars\)$/);
-  assert.deepEqual(failed.error, { code: 'rejected', message: 'nope', retryAfterMs: 5 });
+  // The shape the app gets from error.toJSON(), so the panel shows what the app sees.
+  assert.deepEqual(failed.error, error.toJSON());
+  assert.deepEqual(failed.error, { name: 'SyncError', code: 'rejected', message: 'nope', retryable: false, retryAfterMs: 5 });
+  // Errors that are not SyncErrors keep a code (their own, or their name) and a message.
+  assert.deepEqual(devtools.errorSummary(new RangeError('out')), { code: 'RangeError', message: 'out' });
+  const wrapped = devtools.errorSummary(new synclane.SyncError('network', 'down', { cause: new TypeError('Failed to fetch') }));
+  assert.deepEqual(wrapped.cause, { name: 'TypeError', message: 'Failed to fetch' });
   assert.equal('callback' in failed, false, 'functions are dropped');
   for (const e of events) assert.deepEqual(JSON.parse(JSON.stringify(e)), e, 'JSON-safe');
   assert.ok(JSON.stringify(events).length < 10_000, `bounded: ${JSON.stringify(events).length} chars`);
@@ -219,12 +225,16 @@ test('request/take run a method asynchronously and hold its JSON-safe result unt
   assert.deepEqual(registry.call('engines', []).find((e) => e.id === id)?.dbName, engine.dbName);
   assert.throws(() => registry.call('inspect', []), { code: 'unknown_method' });
 
-  // Failures of the engine come back as {code, message}.
+  // Failures of the engine come back as the SyncError's JSON form.
   const failing = fakeEngine({ failInspect: true });
   const failingId = installDevtoolsHook(failing.engine);
   registry.request('req-5', 'inspect', [failingId, {}]);
   await sleep(0);
-  assert.deepEqual(registry.take('req-5'), { state: 'done', ok: false, error: { code: 'quota_exceeded', message: 'disk full' } });
+  assert.deepEqual(registry.take('req-5'), {
+    state: 'done',
+    ok: false,
+    error: { name: 'SyncError', code: 'quota_exceeded', message: 'disk full', retryable: false },
+  });
   await engine.close();
   await failing.engine.close();
 });

@@ -44,7 +44,14 @@ test('SyncError is an Error with a name, a code, a delay and a cause', () => {
   assert.equal(error.retryAfterMs, 1500);
   assert.equal(error.cause, cause);
   assert.equal(error.transient, true);
-  assert.deepEqual(JSON.parse(JSON.stringify(error)), { code: 'rate_limited', message: 'slow down', retryAfterMs: 1500 });
+  assert.deepEqual(JSON.parse(JSON.stringify(error)), {
+    name: 'SyncError',
+    code: 'rate_limited',
+    message: 'slow down',
+    retryable: true,
+    retryAfterMs: 1500,
+    cause: { name: 'Error', message: 'root' },
+  });
   const plain = new SyncError('closed');
   assert.equal(plain.message, 'closed');
   assert.equal('retryAfterMs' in plain, false);
@@ -87,4 +94,59 @@ test('toSyncError converts provider JSON errors, fetch failures and everything e
   assert.equal(toSyncError('text').message, 'text');
   assert.equal(toSyncError(undefined, 'server_error').code, 'server_error');
   assert.equal(toSyncError(Object.create(null)).code, 'internal');
+});
+
+// The one plain-object shape of an error: what JSON.stringify writes, and what to hand across
+// boundaries that copy only an Error's name, message and stack (structuredClone, postMessage,
+// Playwright's evaluate), which lose the code.
+test('a SyncError serializes as { name, code, message, retryable, retryAfterMs?, cause? }', () => {
+  const json = (error) => JSON.parse(JSON.stringify(error));
+  assert.deepEqual(json(new SyncError('closed')), { name: 'SyncError', code: 'closed', message: 'closed', retryable: false });
+  assert.deepEqual(new SyncError('closed').toJSON(), json(new SyncError('closed')), 'toJSON is what JSON.stringify writes');
+  // Inside a report, as syncNow() answers it.
+  const report = { trigger: 'manual', pushed: 0, error: toSyncError(new TypeError('Failed to fetch')) };
+  assert.deepEqual(json(report).error, {
+    name: 'SyncError',
+    code: 'network',
+    message: 'Failed to fetch',
+    retryable: true,
+    cause: { name: 'TypeError', message: 'Failed to fetch' },
+  });
+  // structuredClone keeps only name and message of an Error; the JSON form keeps everything.
+  const limited = new SyncError('rate_limited', 'wait', { retryAfterMs: 250 });
+  assert.equal(structuredClone(limited).code, undefined);
+  assert.deepEqual(structuredClone(limited.toJSON()), json(limited));
+});
+
+test('the cause is a short summary, and is left out when it only repeats the error', () => {
+  const causeOf = (cause) => new SyncError('internal', 'failed', { cause }).toJSON().cause;
+  // The raw wasm error and a provider's JSON error say nothing toSyncError did not keep.
+  const server = new synclane.MemorySyncServer();
+  let raw;
+  try {
+    server.pull({ scope: { workspaceId: 'w' }, cursor: 0, limit: 0 });
+  } catch (e) {
+    raw = e;
+  }
+  const fromWasm = toSyncError(raw);
+  assert.equal(fromWasm.cause, raw);
+  assert.equal('cause' in fromWasm.toJSON(), false);
+  assert.equal('cause' in toSyncError({ code: 'forbidden', message: 'no' }).toJSON(), false);
+  // A cause with a code of its own keeps it.
+  assert.deepEqual(causeOf(raw), { name: 'SyncError', message: raw.message, code: raw.code });
+  assert.deepEqual(causeOf(new SyncError('network', 'down')), { name: 'SyncError', message: 'down', code: 'network' });
+  // Not errors: a string as it is, an object without a message as JSON, a number as text.
+  assert.equal(causeOf('socket hang up'), 'socket hang up');
+  assert.equal(causeOf({ status: 502 }), '{"status":502}');
+  assert.equal(causeOf(42), '42');
+  assert.equal(causeOf(null), 'null');
+  assert.deepEqual(causeOf({ message: 'plain' }), { name: 'Object', message: 'plain' });
+  // Short: long texts are cut, and nothing the cause does can make toJSON throw.
+  assert.equal(causeOf(new Error('x'.repeat(2000))).message, `${'x'.repeat(500)}…`);
+  const hostile = new Proxy({}, { get: () => { throw new Error('trap'); } });
+  assert.equal(typeof causeOf(hostile), 'string');
+  const cyclic = {};
+  cyclic.self = cyclic;
+  assert.equal(causeOf(cyclic), '[object Object]');
+  assert.doesNotThrow(() => JSON.stringify(new SyncError('internal', 'x', { cause: hostile })));
 });

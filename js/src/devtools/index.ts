@@ -15,7 +15,7 @@ export {
   getDevtoolsRegistry,
   installDevtoolsHook,
 } from './hook.js';
-export { errorSummary, summarize, type SummaryLimits, type TruncatedArray } from './summary.js';
+export { errorSummary, summarize, type ErrorSummary, type SummaryLimits, type TruncatedArray } from './summary.js';
 export {
   chromeInspectedEval,
   createEvalSource,

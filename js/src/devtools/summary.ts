@@ -1,6 +1,7 @@
 /**
  * Reduces any value (a hook payload, a record) to a small JSON-safe summary for the devtools:
- * no functions, no cycles, errors as `{ code, message }`, long strings and big arrays cut with
+ * no functions, no cycles, errors as {@link errorSummary} gives them (a `SyncError` in the
+ * shape of its `toJSON()`), long strings and big arrays cut with
  * a count, a bounded depth and a bounded number of nodes. It never throws.
  *
  * @module
@@ -101,15 +102,64 @@ export function summarize(value: unknown, limits: SummaryLimits = {}): unknown {
   }
 }
 
-/** An error as `{ code, message }` (plus `retryAfterMs` when it has one). */
-export function errorSummary(error: unknown): { code: string; message: string; retryAfterMs?: number } {
+/** An error as {@link errorSummary} reduces it. */
+export interface ErrorSummary {
+  /** `'SyncError'` for a `SyncError`; absent for other errors. */
+  name?: string;
+  /** The error's code (for other errors its `code`, else its name, else `'error'`). */
+  code: string;
+  /** The message, cut to 500 characters. */
+  message: string;
+  /** For a `SyncError`: whether retrying later may succeed. */
+  retryable?: boolean;
+  /** The delay a rate limit asked for, in milliseconds. */
+  retryAfterMs?: number;
+  /** For a `SyncError`: the short summary of its cause that its `toJSON()` gives. */
+  cause?: { name: string; message: string; code?: string } | string;
+}
+
+const clipMessage = (message: string): string => (message.length > 500 ? `${message.slice(0, 500)}…` : message);
+
+/**
+ * An error as a small JSON-safe object. A `SyncError` keeps the shape of its own `toJSON()`
+ * (`{ name, code, message, retryable, retryAfterMs?, cause? }`), the one in which synclane
+ * hands errors to apps, so the devtools show what the app sees; anything else becomes
+ * `{ code, message }` (plus `retryAfterMs` when it has one).
+ */
+export function errorSummary(error: unknown): ErrorSummary {
   if (typeof error === 'object' && error !== null) {
+    const json = syncErrorJson(error);
+    if (json) return json;
     const e = error as { code?: unknown; name?: unknown; message?: unknown; retryAfterMs?: unknown };
     const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'error';
     const message = typeof e.message === 'string' ? e.message : String(error);
-    return { code, message: message.length > 500 ? `${message.slice(0, 500)}…` : message, ...(typeof e.retryAfterMs === 'number' && { retryAfterMs: e.retryAfterMs }) };
+    return { code, message: clipMessage(message), ...(typeof e.retryAfterMs === 'number' && { retryAfterMs: e.retryAfterMs }) };
   }
   return { code: 'error', message: String(error) };
+}
+
+// Recognised by its name and its toJSON rather than by `instanceof`: the devtools modules do
+// not import the rest of the package (they ship alone in the extension), and an engine may
+// come from another copy of synclane. Only the documented fields are copied, so a summary
+// stays small and JSON-safe whatever toJSON returned.
+function syncErrorJson(error: object): ErrorSummary | undefined {
+  try {
+    const e = error as { name?: unknown; toJSON?: unknown };
+    if (e.name !== 'SyncError' || typeof e.toJSON !== 'function') return undefined;
+    const j = (e.toJSON as () => unknown).call(error) as Record<string, unknown> | null;
+    if (typeof j !== 'object' || j === null || typeof j.code !== 'string' || typeof j.message !== 'string') return undefined;
+    const summary: ErrorSummary = { name: 'SyncError', code: j.code, message: clipMessage(j.message) };
+    if (typeof j.retryable === 'boolean') summary.retryable = j.retryable;
+    if (typeof j.retryAfterMs === 'number') summary.retryAfterMs = j.retryAfterMs;
+    const cause = j.cause as { name?: unknown; message?: unknown; code?: unknown } | string | undefined;
+    if (typeof cause === 'string') summary.cause = clipMessage(cause);
+    else if (typeof cause === 'object' && cause !== null && typeof cause.name === 'string' && typeof cause.message === 'string') {
+      summary.cause = { name: cause.name, message: clipMessage(cause.message), ...(typeof cause.code === 'string' && { code: cause.code }) };
+    }
+    return summary;
+  } catch {
+    return undefined;
+  }
 }
 
 function isErrorLike(value: object): boolean {
