@@ -532,7 +532,7 @@ test('the packaged extension panel shows another page\'s engine through chrome.d
   await until('events from the inspected page', () => panelPage.locator('.sl-events li[data-name="sync.push:action:after"]').count(), (n) => n >= 1);
 
   // Actions go through request/take in the inspected page.
-  await app.page.evaluate(() => window.provider.setFaults({ rejectOps: undefined }));
+  await app.page.evaluate(() => window.provider.setFaults({}));
   await panelPage.locator('tr[data-pk="bad"] button[data-action="retry"]').click();
   await until('bad pending again', rows, (r) => r[0] === 'bad:pending');
   await app.page.evaluate(() => window.engine.syncNow());

@@ -84,7 +84,7 @@ test('transient failures deliver each op exactly once; a permanent one waits for
     const failed = outbox.entries.filter((e) => e.state === 'failed').map((e) => ({ pk: e.pk, code: e.lastError?.code }));
     await device.syncNow();
     const stillFailed = (await device.outbox()).entries.length;
-    provider.setFaults({ rejectOps: undefined });
+    provider.setFaults({});
     await device.retryOp(outbox.entries[0].opId);
     await device.syncNow();
     return {

@@ -114,7 +114,7 @@ test('permanent failures: a call-level code, and per-op rejection that never rea
   // A batch whose every op is rejected reaches nothing and reports the current head.
   const all = await push([device.put('notes', 'd', 1, { secret: true })]);
   assert.deepEqual(all, { results: [{ opId: all.results[0].opId, status: 'rejected', error: all.results[0].error }], serverVersion: 2 });
-  provider.setFaults({ rejectOps: undefined });
+  provider.setFaults({});
   assert.equal((await push([device.put('notes', 'd', 1, { secret: true })])).results[0].status, 'applied');
 });
 
@@ -143,7 +143,7 @@ test('expireCursorBelow refuses old cursors except snapshot sequences, and repor
   const second = await pull(first.nextCursor, { snapshot: true, limit: 2, retentionFloor: first.retentionFloor });
   assert.deepEqual(second.changes.map((c) => c.pk), ['n3', 'n4']);
   assert.equal((await pull(3)).changes.length, 2, 'cursors at or above the floor are served');
-  provider.setFaults({ expireCursorBelow: undefined });
+  provider.setFaults({});
   assert.equal((await pull(0)).retentionFloor, 0);
 });
 
@@ -249,10 +249,30 @@ test('the faults getter returns a copy, and setting faults copies the input', ()
   provider.faults.failNext[0].times = 99;
   knobs.failNext[0].times = 42;
   assert.equal(provider.faults.failNext[0].times, 3);
-  provider.setFaults({ offline: true });
-  assert.equal(provider.faults.latencyMs, 5, 'setFaults keeps the other knobs');
+  provider.updateFaults({ offline: true });
+  assert.equal(provider.faults.latencyMs, 5, 'updateFaults keeps the other knobs');
   provider.faults = { offline: true };
   assert.deepEqual(provider.faults, { offline: true }, 'assigning replaces them all');
+});
+
+test('setFaults replaces the whole fault set: setFaults({}) brings an offline provider back', async () => {
+  const { provider, pull } = setup({ faults: { offline: true, latencyMs: 5, failNext: [{ op: 'push', code: 'network' }] } });
+  await rejectsWith(pull(), 'network');
+  provider.setFaults({});
+  assert.deepEqual(provider.faults, {}, 'no knob is left on');
+  assert.equal((await pull()).changes.length, 0, 'online again');
+  provider.setFaults({ offline: true });
+  provider.setFaults({ latencyMs: 1 });
+  assert.deepEqual(provider.faults, { latencyMs: 1 }, 'the earlier offline is gone');
+  await pull();
+  // updateFaults merges: the knobs given change, the others stay; undefined turns one off.
+  provider.updateFaults({ offline: true });
+  assert.deepEqual(provider.faults, { latencyMs: 1, offline: true });
+  await rejectsWith(pull(), 'network');
+  provider.updateFaults({ offline: undefined });
+  assert.equal(provider.faults.offline, undefined);
+  assert.equal(provider.faults.latencyMs, 1);
+  await pull();
 });
 
 test('a subscriber may call the provider from its callback: delivery is never re-entrant', async () => {

@@ -54,8 +54,9 @@ export interface InjectedFailure {
 
 /**
  * Fault knobs of a {@link MemorySyncProvider}. Each is optional; an absent knob is off.
- * Set them at construction, replace them all with `provider.faults = {...}`, or change some
- * with `provider.setFaults({...})`.
+ * Set them at construction, replace them all with `provider.setFaults({...})` (so
+ * `setFaults({})` turns every fault off), or change some and keep the others with
+ * `provider.updateFaults({...})`.
  */
 export interface MemoryProviderFaults {
   /** Delay every call (and every subscription delivery) by this many milliseconds. */
@@ -139,6 +140,8 @@ function subscribersOf(server: MemorySyncServer): Set<Subscriber> {
  * const laptop = new MemorySyncProvider({ id: 'laptop' });
  * const phone = new MemorySyncProvider({ id: 'phone', server: laptop.server });
  * phone.setFaults({ offline: true });
+ * phone.updateFaults({ latencyMs: 50 }); // still offline, and slow
+ * phone.setFaults({}); // every fault off: online and fast again
  * ```
  */
 export class MemorySyncProvider implements SyncProvider {
@@ -174,13 +177,25 @@ export class MemorySyncProvider implements SyncProvider {
     return copyFaults(this.#faults);
   }
 
-  /** Replaces every fault knob. */
+  /** Replaces every fault knob, as {@link MemorySyncProvider.setFaults} does. */
   set faults(faults: MemoryProviderFaults) {
     this.#faults = copyFaults(faults);
   }
 
-  /** Changes the given knobs and keeps the others; a knob given as `undefined` is turned off. */
-  setFaults(patch: MemoryProviderFaults): void {
+  /**
+   * Replaces the whole fault set: the knobs given are on, every other knob is off, so
+   * `setFaults({})` clears every fault (an earlier `offline: true` included). To change some
+   * knobs and keep the others, use {@link MemorySyncProvider.updateFaults}.
+   */
+  setFaults(faults: MemoryProviderFaults): void {
+    this.#faults = copyFaults(faults);
+  }
+
+  /**
+   * Changes the given knobs and keeps the others (a merge); a knob given as `undefined` is
+   * turned off. `updateFaults({ latencyMs: 50 })` adds latency to whatever faults are on.
+   */
+  updateFaults(patch: MemoryProviderFaults): void {
     this.#faults = copyFaults({ ...this.#faults, ...patch });
   }
 
