@@ -9,6 +9,13 @@
 // and to its `InitOutput` type, then checks that every import the wasm asks for is provided and
 // every export the glue calls exists, and fails the build otherwise.
 //
+// The glue's types also lose their `[Symbol.dispose](): void` members: `Symbol.dispose` is
+// declared only by TypeScript's `esnext` (or `esnext.disposable`) lib, so with a plain
+// `lib: ["ES2022", "DOM"]` and `skipLibCheck: false` an app failed to compile the package's
+// own declarations. The glue still installs the method at run time where the browser has the
+// symbol; `free()` is the typed way to release an object. The build fails if any reference to
+// `Symbol.dispose` or `Symbol.asyncDispose` is left in the types.
+//
 //   node scripts/minify-wasm-names.mjs RENAMING.json MODULE.wasm GLUE.js GLUE.d.ts
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -126,11 +133,40 @@ function rewriteGlue(source) {
   return splice(source, edits);
 }
 
-/** The same renaming in the `InitOutput` interface, which lists the exports. */
+/**
+ * `Symbol.dispose` or `Symbol.asyncDispose` (as a member name, or in a type such as
+ * `typeof Symbol.dispose`): symbols only TypeScript's esnext libs declare.
+ */
+function isDisposeSymbol(node) {
+  const [object, name] = ts.isPropertyAccessExpression(node)
+    ? [node.expression, node.name]
+    : ts.isQualifiedName(node)
+      ? [node.left, node.right]
+      : [];
+  return (
+    object !== undefined &&
+    ts.isIdentifier(object) &&
+    object.text === 'Symbol' &&
+    (name.text === 'dispose' || name.text === 'asyncDispose')
+  );
+}
+
+/**
+ * The same renaming in the `InitOutput` interface, which lists the exports; and no members
+ * named by a dispose symbol (see the top of this file).
+ */
 function rewriteTypes(source) {
   const file = parse(typesFile, source);
   const edits = [];
   visit(file, (node) => {
+    if (ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node)) {
+      for (const member of node.members) {
+        if (member.name && ts.isComputedPropertyName(member.name) && isDisposeSymbol(member.name.expression)) {
+          // From the end of the previous member: the member's line and its doc comment go.
+          edits.push([member.getFullStart(), member.end, '']);
+        }
+      }
+    }
     if (ts.isInterfaceDeclaration(node) && node.name.text === 'InitOutput') {
       for (const member of node.members) {
         const name = member.name && propertyName(member, file);
@@ -177,7 +213,24 @@ function fail(problems) {
   process.exit(1);
 }
 
+/** The rewritten types name no dispose symbol, whatever form wasm-bindgen gave the member. */
+function checkTypes(source) {
+  const file = parse(typesFile, source);
+  const problems = [];
+  visit(file, (node) => {
+    if (isDisposeSymbol(node)) {
+      let statement = node;
+      while (statement.parent && !ts.isSourceFile(statement.parent)) statement = statement.parent;
+      const where = statement.getText(file).split('\n')[0];
+      problems.push(`${typesFile} still names ${node.getText(file)}, which only TypeScript's esnext lib declares, in: ${where}`);
+    }
+  });
+  if (problems.length > 0) fail(problems);
+}
+
 const glue = rewriteGlue(readFileSync(glueFile, 'utf8'));
 check(glue);
+const types = rewriteTypes(readFileSync(typesFile, 'utf8'));
+checkTypes(types);
 writeFileSync(glueFile, glue);
-writeFileSync(typesFile, rewriteTypes(readFileSync(typesFile, 'utf8')));
+writeFileSync(typesFile, types);

@@ -1,6 +1,7 @@
 // scripts/minify-wasm-names.mjs on a small module written here byte by byte: the renamed wasm
 // instantiates with the rewritten glue's imports and its export is called by its new name, and
-// a glue that lacks an import the wasm needs fails the build.
+// a glue that lacks an import the wasm needs fails the build. The glue's types lose their
+// `[Symbol.dispose]` members, which only compile with TypeScript's esnext lib.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -46,8 +47,19 @@ function __wbg_get_imports() {
 }
 `;
 
+/** The glue's types as wasm-bindgen writes them: the exports, and a class with its dispose member. */
+const TYPES = `export class Thing {
+  free(): void;
+  [Symbol.dispose](): void;
+  get size(): number;
+}
+export interface InitOutput {
+  readonly engine_run: () => void;
+}
+`;
+
 /** Minifies the module's names as the build does; returns the directory and the script's result. */
-function minify(provideLog) {
+function minify(provideLog, types = TYPES) {
   const dir = mkdtempSync(join(tmpdir(), 'minify-names-'));
   writeFileSync(join(dir, 'in.wasm'), module());
   const opt = spawnSync(
@@ -58,7 +70,7 @@ function minify(provideLog) {
   assert.equal(opt.status, 0, opt.stderr);
   writeFileSync(join(dir, 'names.json'), opt.stdout);
   writeFileSync(join(dir, 'x.js'), glue(provideLog));
-  writeFileSync(join(dir, 'x.d.ts'), 'export interface InitOutput {\n  readonly engine_run: () => void;\n}\n');
+  writeFileSync(join(dir, 'x.d.ts'), types);
   const script = spawnSync(
     process.execPath,
     [join(root, 'scripts/minify-wasm-names.mjs'), ...['names.json', 'x_bg.wasm', 'x.js', 'x.d.ts'].map((f) => join(dir, f))],
@@ -92,4 +104,18 @@ test('a glue that lacks an import the wasm needs fails the build, naming it', ()
   const { script } = minify(false);
   assert.equal(script.status, 1);
   assert.match(script.stderr, /the wasm imports \S+, which the glue does not provide/);
+});
+
+test('the types lose their [Symbol.dispose] members and keep everything else', () => {
+  const { dir, script } = minify(true);
+  assert.equal(script.status, 0, script.stderr);
+  const types = readFileSync(join(dir, 'x.d.ts'), 'utf8');
+  assert.ok(!types.includes('Symbol.dispose'), types);
+  assert.match(types, /export class Thing \{\n {2}free\(\): void;\n {2}get size\(\): number;\n\}/);
+});
+
+test('a dispose symbol left in the types in another form fails the build, naming where', () => {
+  const { script } = minify(true, `${TYPES}export declare const release: typeof Symbol.asyncDispose;\n`);
+  assert.equal(script.status, 1);
+  assert.match(script.stderr, /x\.d\.ts still names Symbol\.asyncDispose, .* in: export declare const release/);
 });

@@ -26,6 +26,16 @@ export interface SynclaneDevtoolsElement extends HTMLElement {
   readonly lastCycle: DevtoolsCycleStats | undefined;
 }
 
+declare global {
+  // So that `document.querySelector('synclane-devtools')` and
+  // `document.createElement('synclane-devtools')` are typed as the element, and
+  // `panel.engine = engine` type-checks. Only the default tag: another tag given to
+  // `defineDevtoolsElement` needs a cast.
+  interface HTMLElementTagNameMap {
+    'synclane-devtools': SynclaneDevtoolsElement;
+  }
+}
+
 const HOST_CSS = ':host { display: block; contain: content; } :host([hidden]) { display: none; }';
 
 /**
