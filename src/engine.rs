@@ -32,6 +32,7 @@ use synclane_core::hlc::{ClockPolicy, HlcStamp, HybridClock};
 use synclane_core::outbox::{OutboxConfig, PushOutcome};
 use synclane_core::validate::{validate_remote_batch, RawChange, ValidationContext};
 use synclane_core::{ChangeStamp, ErrorCode, OpKind, Quoted, SyncError, SyncResult};
+use synclane_js::read::{read_error, Fields};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -205,15 +206,23 @@ impl EngineCore {
     }
 
     /// Applies a batch of remote changes with the cursor advance, atomically. The batch is
-    /// validated first; a bad batch is rejected whole and changes nothing. Resolves to the
+    /// validated first; a bad batch is rejected whole and changes nothing. `epoch` is the
+    /// page's `PullResponse.epoch`: a page from another server data set than the cursor's is
+    /// refused with `cursor_expired` (the server was reset; rescan). Resolves to the
     /// apply report with `skewMs`: how far ahead of the local clock the furthest stamp beyond
     /// the drift bound was (0 if none).
     #[wasm_bindgen(js_name = applyRemote)]
-    pub fn apply_remote(&self, changes: JsValue, next_cursor: f64, has_more: bool) -> Promise {
+    pub fn apply_remote(
+        &self,
+        changes: JsValue,
+        next_cursor: f64,
+        has_more: bool,
+        epoch: Option<String>,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let next_cursor = crate::interop::version_arg(next_cursor, "nextCursor")?;
-            apply_changes(inner, changes, Some(PageEnd { next_cursor, has_more })).await
+            apply_changes(inner, changes, Some(PageEnd { next_cursor, has_more, epoch })).await
         })
     }
 
@@ -357,38 +366,22 @@ impl EngineCore {
         })
     }
 
-    /// Stages one page of the server's full set. Pages must be contiguous (`fromCursor` is
-    /// where the previous one ended); the batch is validated like any remote batch. Resolves
-    /// to the staging state `{ nextCursor, received, expectedTotal?, retentionFloor, complete }`.
+    /// Stages one page of the server's full set. `page` is `{ fromCursor, nextCursor, hasMore,
+    /// total?, retentionFloor, epoch? }`: pages must be contiguous (`fromCursor` is where the
+    /// previous one ended) and of one `epoch` (the pull's `PullResponse.epoch`); the changes are
+    /// validated like any remote batch. Resolves to the staging state `{ nextCursor, received,
+    /// expectedTotal?, retentionFloor, complete, epoch? }`.
     #[wasm_bindgen(js_name = stageRescanPage)]
-    pub fn stage_rescan_page(
-        &self,
-        changes: JsValue,
-        from_cursor: f64,
-        next_cursor: f64,
-        has_more: bool,
-        total: Option<f64>,
-        retention_floor: f64,
-    ) -> Promise {
+    pub fn stage_rescan_page(&self, changes: JsValue, page: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let from_cursor = crate::interop::version_arg(from_cursor, "fromCursor")?;
-            let next_cursor = crate::interop::version_arg(next_cursor, "nextCursor")?;
-            let retention_floor = crate::interop::version_arg(retention_floor, "retentionFloor")?;
-            let total = total.map(|t| crate::interop::version_arg(t, "total")).transpose()?;
+            let page = Fields::of(page)
+                .and_then(|f| rescan::StagedPage::read(&f))
+                .map_err(read_error("a rescan page", synclane_core::ErrorCode::InvalidArgument))?;
             let store = inner.borrow().store.clone();
             store.ready().await?;
             let validated = inner.borrow().validate_remote(parse_changes(&changes)?)?;
-            let state = rescan::stage_page(
-                &store,
-                validated,
-                from_cursor,
-                next_cursor,
-                has_more,
-                total,
-                retention_floor,
-            )
-            .await?;
+            let state = rescan::stage_page(&store, validated, page).await?;
             Ok(results::staging(&state))
         })
     }

@@ -33,13 +33,17 @@ pub fn cursor(c: &CursorState) -> JsValue {
 
 /// `{ nextCursor, received, expectedTotal: number | null, retentionFloor, complete }`.
 pub fn staging(s: &StagingState) -> JsValue {
-    Out::new()
+    let out = Out::new()
         .num("nextCursor", s.next_cursor)
         .num("received", s.received)
         .num_or_null("expectedTotal", s.expected_total)
         .num("retentionFloor", s.retention_floor)
-        .flag("complete", s.complete)
-        .into_js()
+        .flag("complete", s.complete);
+    match &s.epoch {
+        Some(epoch) => out.text("epoch", epoch),
+        None => out,
+    }
+    .into_js()
 }
 
 /// `{ clock, hlc, deviceId, opId }`.
@@ -146,11 +150,22 @@ pub fn plan(p: &ReconcilePlan) -> JsValue {
 
 /// `{ summary, cursor, changed: [[table, pk], ...] }`.
 pub fn rescan_report(r: &RescanReport) -> JsValue {
-    Out::new()
+    let out = Out::new()
         .set("summary", &plan_summary(&r.summary))
         .set("cursor", &cursor(&r.cursor))
-        .set("changed", &list(&r.changed, |(t, pk)| list([t, pk], |s| JsValue::from_str(s))))
-        .into_js()
+        .set("changed", &list(&r.changed, |(t, pk)| list([t, pk], |s| JsValue::from_str(s))));
+    match &r.reset {
+        Some(reset) => out.set(
+            "reset",
+            &Out::new()
+                .num("previousCursor", reset.previous_cursor)
+                .num("republishedRecords", reset.republished_records)
+                .num("republishedTombstones", reset.republished_tombstones)
+                .into_js(),
+        ),
+        None => out,
+    }
+    .into_js()
 }
 
 fn conflict_side(s: &ConflictSide) -> JsValue {

@@ -52,6 +52,15 @@ fn change(pk: &str, op: &str, clock: u64, version: u64, op_id: &str, title: &str
     )
 }
 
+/// A rescan page's place in the snapshot, as `stageRescanPage` takes it.
+fn staged(from: f64, next: f64, more: bool, total: Option<f64>, floor: f64, epoch: Option<&str>) -> JsValue {
+    let total = total.map_or("null".to_string(), |t| t.to_string());
+    let epoch = epoch.map_or("null".to_string(), |e| format!("\"{e}\""));
+    js(&format!(
+        r#"{{"fromCursor":{from},"nextCursor":{next},"hasMore":{more},"total":{total},"retentionFloor":{floor},"epoch":{epoch}}}"#
+    ))
+}
+
 const NOTES: &str = r#"[{"name":"notes","indexes":[{"name":"byTitle","keyPath":"title"}]}]"#;
 
 /// Runs `body` (JavaScript with `tx` in scope) in a readwrite transaction on `stores` of
@@ -254,7 +263,7 @@ async fn a_bootstrap_page_never_replaces_a_record_with_an_older_version() {
     let engine = open(&unique("bootstrap-order"), NOTES).await;
     let page1: Vec<String> =
         (0..10).map(|i| change(&format!("n{i}"), "put", 2, i + 1, &format!("a{i}"), "newer")).collect();
-    wait(engine.apply_remote(js(&format!("[{}]", page1.join(","))), 10.0, true)).await.unwrap();
+    wait(engine.apply_remote(js(&format!("[{}]", page1.join(","))), 10.0, true, None)).await.unwrap();
     // More records than this page holds, so the page cannot list the table.
     let page2 = format!(
         "[{},{},{}]",
@@ -262,7 +271,7 @@ async fn a_bootstrap_page_never_replaces_a_record_with_an_older_version() {
         change("n1", "delete", 1, 12, "b1", ""),
         change("n20", "put", 1, 13, "b20", "new"),
     );
-    let report = wait(engine.apply_remote(js(&page2), 13.0, true)).await.unwrap();
+    let report = wait(engine.apply_remote(js(&page2), 13.0, true, None)).await.unwrap();
     assert_eq!(Array::from(&get(&report, "applied")).length(), 1, "only the new record");
     let title = |record: JsValue| get(&record, "title").as_string();
     assert_eq!(
@@ -288,7 +297,7 @@ async fn remote_changes_and_the_cursor_commit_together() {
         change("r1", "put", 1, 1, "o1", "hello"),
         change("r2", "put", 1, 2, "o2", "world")
     );
-    let report = wait(engine.apply_remote(js(&batch), 2.0, false)).await.unwrap();
+    let report = wait(engine.apply_remote(js(&batch), 2.0, false, None)).await.unwrap();
     assert_eq!(Array::from(&get(&report, "applied")).length(), 2);
     assert_eq!(get(&report, "cursor.cursor").as_f64(), Some(2.0));
     assert_eq!(get(&report, "cursor.phase").as_string().as_deref(), Some("live"));
@@ -296,7 +305,7 @@ async fn remote_changes_and_the_cursor_commit_together() {
     assert_eq!(get(&record, "_sync.serverVersion").as_f64(), Some(1.0));
 
     // The same batch again: stale, nothing changes, the cursor stays.
-    let again = wait(engine.apply_remote(js(&batch), 2.0, false)).await.unwrap();
+    let again = wait(engine.apply_remote(js(&batch), 2.0, false, None)).await.unwrap();
     assert_eq!(get(&again, "stale").as_f64(), Some(2.0));
     assert_eq!(get(&again, "cursorMoved").as_bool(), Some(false));
 
@@ -307,7 +316,7 @@ async fn remote_changes_and_the_cursor_commit_together() {
         .unwrap();
     let delete =
         format!("[{},{}]", change("r1", "delete", 2, 3, "o3", ""), change("r2", "put", 5, 4, "o4", "theirs"));
-    let report = wait(engine.apply_remote(js(&delete), 4.0, false)).await.unwrap();
+    let report = wait(engine.apply_remote(js(&delete), 4.0, false, None)).await.unwrap();
     assert_eq!(get(&report, "conflicts.0.pk").as_string().as_deref(), Some("r2"));
     assert_eq!(get(&report, "conflicts.0.winner").as_string().as_deref(), Some("remote"));
     assert!(wait(engine.get("notes".into(), "r1".into(), false)).await.unwrap().is_undefined());
@@ -321,9 +330,14 @@ async fn remote_changes_and_the_cursor_commit_together() {
 #[wasm_bindgen_test]
 async fn a_bad_batch_is_rejected_whole_and_leaves_data_and_cursor_untouched() {
     let engine = open(&unique("bad"), NOTES).await;
-    wait(engine.apply_remote(js(&format!("[{}]", change("ok", "put", 1, 1, "o1", "safe"))), 1.0, false))
-        .await
-        .unwrap();
+    wait(engine.apply_remote(
+        js(&format!("[{}]", change("ok", "put", 1, 1, "o1", "safe"))),
+        1.0,
+        false,
+        None,
+    ))
+    .await
+    .unwrap();
     let cases = [
         (
             format!(
@@ -348,7 +362,7 @@ async fn a_bad_batch_is_rejected_whole_and_leaves_data_and_cursor_untouched() {
         (r#"{"not":"an array"}"#.to_string(), "invalid_change"),
     ];
     for (batch, code) in cases {
-        let err = wait(engine.apply_remote(js(&batch), 3.0, false)).await.unwrap_err();
+        let err = wait(engine.apply_remote(js(&batch), 3.0, false, None)).await.unwrap_err();
         assert_eq!(get(&err, "code").as_string().as_deref(), Some(code), "{batch}");
     }
     // A field of the wrong type, in a change after a good one, rejects the batch with a message
@@ -387,7 +401,7 @@ async fn a_bad_batch_is_rejected_whole_and_leaves_data_and_cursor_untouched() {
         (format!("[{good},[1,2]]"), "change #1 must be an object"),
     ];
     for (batch, message) in typed_cases {
-        let err = wait(engine.apply_remote(js(&batch), 3.0, false)).await.unwrap_err();
+        let err = wait(engine.apply_remote(js(&batch), 3.0, false, None)).await.unwrap_err();
         assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_change"), "{batch}");
         assert_eq!(get(&err, "message").as_string().as_deref(), Some(message), "{batch}");
     }
@@ -415,7 +429,7 @@ async fn remote_changes_read_the_wire_spellings_and_big_integers_too() {
     Reflect::set(&get(&delete, "stamp"), &"clock".into(), &js_sys::BigInt::from(1u64).into()).unwrap();
     batch.push(&put);
     batch.push(&delete);
-    let report = wait(engine.apply_remote(batch.into(), 2.0, false)).await.unwrap();
+    let report = wait(engine.apply_remote(batch.into(), 2.0, false, None)).await.unwrap();
     assert_eq!(Array::from(&get(&report, "applied")).length(), 2);
     let a = wait(engine.get("notes".into(), "a".into(), true)).await.unwrap();
     assert_eq!(get(&a, "title").as_string().as_deref(), Some("first"));
@@ -568,7 +582,7 @@ async fn a_rescan_swaps_in_the_server_set_keeps_pending_ops_and_an_interrupted_o
         change("kept", "put", 1, 2, "o2", "unchanged"),
         change("mine", "put", 1, 3, "o3", "edited here")
     );
-    wait(engine.apply_remote(js(&first), 3.0, false)).await.unwrap();
+    wait(engine.apply_remote(js(&first), 3.0, false, None)).await.unwrap();
     wait(engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"mine","title":"local edit"}}]"#)))
         .await
         .unwrap();
@@ -576,7 +590,7 @@ async fn a_rescan_swaps_in_the_server_set_keeps_pending_ops_and_an_interrupted_o
     // An interrupted rescan: one page staged, then abandoned. Nothing local changes.
     wait(engine.begin_rescan()).await.unwrap();
     let page = format!("[{}]", change("kept", "put", 1, 2, "o2", "unchanged"));
-    wait(engine.stage_rescan_page(js(&page), 0.0, 2.0, true, Some(3.0), 0.0)).await.unwrap();
+    wait(engine.stage_rescan_page(js(&page), staged(0.0, 2.0, true, Some(3.0), 0.0, None))).await.unwrap();
     wait(engine.abort_rescan()).await.unwrap();
     let still = wait(engine.get("notes".into(), "gone".into(), false)).await.unwrap();
     assert_eq!(get(&still, "title").as_string().as_deref(), Some("deleted on the server"));
@@ -595,10 +609,13 @@ async fn a_rescan_swaps_in_the_server_set_keeps_pending_ops_and_an_interrupted_o
         change("new", "put", 1, 8, "o8", "created while away")
     );
     // Pages must be contiguous.
-    let err = wait(engine.stage_rescan_page(js(&page2), 5.0, 8.0, false, None, 0.0)).await.unwrap_err();
+    let err = wait(engine.stage_rescan_page(js(&page2), staged(5.0, 8.0, false, None, 0.0, None)))
+        .await
+        .unwrap_err();
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_change"));
-    wait(engine.stage_rescan_page(js(&page1), 0.0, 2.0, true, Some(3.0), 4.0)).await.unwrap();
-    let state = wait(engine.stage_rescan_page(js(&page2), 2.0, 8.0, false, None, 4.0)).await.unwrap();
+    wait(engine.stage_rescan_page(js(&page1), staged(0.0, 2.0, true, Some(3.0), 4.0, None))).await.unwrap();
+    let state =
+        wait(engine.stage_rescan_page(js(&page2), staged(2.0, 8.0, false, None, 4.0, None))).await.unwrap();
     assert_eq!(get(&state, "complete").as_bool(), Some(true));
     let report = wait(engine.complete_rescan()).await.unwrap();
     assert_eq!(get(&report, "summary.creations").as_f64(), Some(1.0));
@@ -624,11 +641,111 @@ async fn a_rescan_swaps_in_the_server_set_keeps_pending_ops_and_an_interrupted_o
 }
 
 #[wasm_bindgen_test]
+async fn a_reset_server_gets_back_what_it_lost_and_the_cursor_restarts_from_its_head() {
+    let engine = open(&unique("reset"), NOTES).await;
+    let e1 = Some("e1".to_string());
+    let first = format!(
+        "[{},{},{},{}]",
+        change("edited", "put", 1, 1, "o1", "synced"),
+        change("same", "put", 1, 2, "o2", "on both servers"),
+        change("lost", "put", 1, 3, "o3", "only the old server had it"),
+        change("deleted", "delete", 2, 4, "o4", "")
+    );
+    wait(engine.apply_remote(js(&first), 4.0, false, e1.clone())).await.unwrap();
+    wait(
+        engine.write(js(r#"[{"table":"notes","op":"put","record":{"id":"edited","title":"pending edit"}}]"#)),
+    )
+    .await
+    .unwrap();
+
+    // A page of another data set is refused whole: nothing is applied, the cursor stays.
+    let stray = format!("[{}]", change("stray", "put", 1, 5, "o5", "from the new server"));
+    let err = wait(engine.apply_remote(js(&stray), 5.0, false, Some("e2".into()))).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("cursor_expired"));
+    assert!(wait(engine.get("notes".into(), "stray".into(), false)).await.unwrap().is_undefined());
+    assert_eq!(get(&wait(engine.cursor_state()).await.unwrap(), "cursor").as_f64(), Some(4.0));
+
+    // The new server holds a later version of "same" and one new record, at versions 1 and
+    // 2: fewer than this device counted, in another epoch.
+    wait(engine.begin_rescan()).await.unwrap();
+    let page = format!(
+        "[{},{}]",
+        change("same", "put", 1, 1, "o2", "on both servers"),
+        change("new", "put", 1, 2, "n1", "written after the reset")
+    );
+    wait(engine.stage_rescan_page(js(&page), staged(0.0, 2.0, false, Some(2.0), 0.0, Some("e2"))))
+        .await
+        .unwrap();
+    let report = wait(engine.complete_rescan()).await.unwrap();
+    assert_eq!(get(&report, "reset.previousCursor").as_f64(), Some(4.0));
+    assert_eq!(get(&report, "reset.republishedRecords").as_f64(), Some(1.0), "lost");
+    assert_eq!(get(&report, "reset.republishedTombstones").as_f64(), Some(1.0), "deleted");
+    assert_eq!(get(&report, "summary.deletions").as_f64(), Some(0.0), "nothing the server lost is deleted");
+    assert_eq!(get(&report, "summary.creations").as_f64(), Some(1.0));
+    assert_eq!(get(&report, "summary.updates").as_f64(), Some(1.0), "the server's later version of same");
+    assert_eq!(get(&report, "summary.keptForRebase").as_f64(), Some(1.0));
+    let cursor = wait(engine.cursor_state()).await.unwrap();
+    assert_eq!(get(&cursor, "phase").as_string().as_deref(), Some("live"));
+    assert_eq!(get(&cursor, "cursor").as_f64(), Some(2.0), "the new server's head");
+    let lost = wait(engine.get("notes".into(), "lost".into(), false)).await.unwrap();
+    assert_eq!(get(&lost, "title").as_string().as_deref(), Some("only the old server had it"));
+    let edited = wait(engine.get("notes".into(), "edited".into(), false)).await.unwrap();
+    assert_eq!(get(&edited, "title").as_string().as_deref(), Some("pending edit"));
+    let created = wait(engine.get("notes".into(), "new".into(), false)).await.unwrap();
+    assert_eq!(get(&created, "title").as_string().as_deref(), Some("written after the reset"));
+
+    // The pending edit and the two lost versions go out, the lost ones with their own stamps
+    // and payloads without sync metadata.
+    let outbox = wait(engine.outbox()).await.unwrap();
+    assert_eq!(get(&outbox, "totals.count").as_f64(), Some(3.0));
+    let batch = Array::from(&wait(engine.take_batch()).await.unwrap());
+    let ops: Vec<(String, String, String)> = batch
+        .iter()
+        .map(|b| {
+            let text = |path: &str| get(&b, path).as_string().unwrap_or_default();
+            (text("op.pk"), text("op.op"), text("op.stamp.opId"))
+        })
+        .collect();
+    assert_eq!(ops.len(), 3);
+    assert!(ops.contains(&("lost".into(), "put".into(), "o3".into())), "{ops:?}");
+    assert!(ops.contains(&("deleted".into(), "delete".into(), "o4".into())), "{ops:?}");
+    assert!(ops.iter().any(|(pk, op, _)| pk == "edited" && op == "put"), "{ops:?}");
+    let lost_op = batch.iter().find(|b| get(b, "op.pk").as_string().as_deref() == Some("lost")).unwrap();
+    assert_eq!(get(&lost_op, "op.payload.title").as_string().as_deref(), Some("only the old server had it"));
+    assert!(get(&lost_op, "op.payload._sync").is_undefined(), "no sync metadata in the payload");
+    assert_eq!(get(&lost_op, "op.stamp.clock").as_f64(), Some(1.0));
+
+    // From now on pages of the new data set apply, the old one's are refused.
+    let next = format!("[{}]", change("later", "put", 1, 3, "n2", "after"));
+    wait(engine.apply_remote(js(&next), 3.0, false, Some("e2".into()))).await.unwrap();
+    let old = format!("[{}]", change("old", "put", 1, 4, "o9", "old server"));
+    let err = wait(engine.apply_remote(js(&old), 4.0, false, e1)).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("cursor_expired"));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_rescan_of_the_same_server_is_no_reset_and_deletes_what_it_purged() {
+    let engine = open(&unique("no-reset"), NOTES).await;
+    let first = format!("[{},{}]", change("a", "put", 1, 1, "o1", "a"), change("b", "put", 1, 2, "o2", "b"));
+    wait(engine.apply_remote(js(&first), 2.0, false, Some("e1".into()))).await.unwrap();
+    wait(engine.begin_rescan()).await.unwrap();
+    let page = format!("[{}]", change("b", "put", 1, 2, "o2", "b"));
+    wait(engine.stage_rescan_page(js(&page), staged(0.0, 9.0, false, None, 3.0, Some("e1")))).await.unwrap();
+    let report = wait(engine.complete_rescan()).await.unwrap();
+    assert!(get(&report, "reset").is_undefined());
+    assert_eq!(get(&report, "summary.deletions").as_f64(), Some(1.0));
+    assert_eq!(get(&wait(engine.cursor_state()).await.unwrap(), "cursor").as_f64(), Some(9.0));
+    assert_eq!(get(&wait(engine.outbox()).await.unwrap(), "totals.count").as_f64(), Some(0.0));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
 async fn old_tombstones_covered_by_the_cursor_are_collected() {
     let engine = open(&unique("gc"), NOTES).await;
     let batch =
         format!("[{},{}]", change("a", "put", 1, 1, "o1", "x"), change("a", "delete", 2, 2, "o2", ""));
-    wait(engine.apply_remote(js(&batch), 2.0, false)).await.unwrap();
+    wait(engine.apply_remote(js(&batch), 2.0, false, None)).await.unwrap();
     wait(engine.write(js(r#"[{"table":"notes","op":"delete","id":"local-only"}]"#))).await.unwrap();
     assert_eq!(wait(engine.collect_garbage(3_600_000.0)).await.unwrap().as_f64(), Some(0.0), "too young");
     // A retention of zero: the synced tombstone goes; the unsynced local delete stays.
@@ -682,7 +799,7 @@ async fn a_record_written_several_times_in_one_batch_gets_rising_clocks_and_one_
         change("r", "delete", 2, 2, "x2", ""),
         change("r", "put", 3, 3, "x3", "third")
     );
-    let report = wait(engine.apply_remote(js(&batch), 3.0, false)).await.unwrap();
+    let report = wait(engine.apply_remote(js(&batch), 3.0, false, None)).await.unwrap();
     assert_eq!(Array::from(&get(&report, "applied")).length(), 3);
     let r = wait(engine.get("notes".into(), "r".into(), true)).await.unwrap();
     assert_eq!(get(&r, "title").as_string().as_deref(), Some("third"));
@@ -1074,7 +1191,7 @@ async fn a_remote_batch_finds_the_tombstones_of_records_it_does_not_hold_in_a_la
         (0..6).map(|i| change(&format!("t{i}"), "delete", 2, i + 1, &format!("d{i}"), "")).collect();
     setup.push(change("live", "put", 1, 7, "l1", "one"));
     setup.push(change("raw", "delete", 2, 8, "d-raw", ""));
-    wait(engine.apply_remote(js(&format!("[{}]", setup.join(","))), 8.0, false)).await.unwrap();
+    wait(engine.apply_remote(js(&format!("[{}]", setup.join(","))), 8.0, false, None)).await.unwrap();
     // A record written beside synclane (no `_sync`) while its tombstone is kept.
     raw_write(&db, "'notes'", "tx.objectStore('notes').put({ id: 'raw', title: 'outside' });").await;
     let tombstones = |view: &JsValue| get(view, "tombstones").as_f64();
@@ -1091,7 +1208,7 @@ async fn a_remote_batch_finds_the_tombstones_of_records_it_does_not_hold_in_a_la
         // Held, but not by synclane: its tombstone is still found, and cleared.
         change("raw", "put", 3, 12, "p-raw", "synced"),
     );
-    let report = wait(engine.apply_remote(js(&batch), 12.0, false)).await.unwrap();
+    let report = wait(engine.apply_remote(js(&batch), 12.0, false, None)).await.unwrap();
     let applied: Vec<String> =
         Array::from(&get(&report, "applied")).iter().map(|c| get(&c, "pk").as_string().unwrap()).collect();
     assert_eq!(applied, ["t1", "live", "raw"]);
@@ -1133,9 +1250,14 @@ async fn a_store_that_shrank_since_a_batch_saw_it_large_still_gives_every_write_
 async fn a_remote_delete_removes_whatever_the_table_holds_and_tombstones_what_it_does_not() {
     let db = unique("remote-deletes");
     let engine = open(&db, NOTES).await;
-    wait(engine.apply_remote(js(&format!("[{}]", change("synced", "put", 1, 1, "s1", "one"))), 1.0, false))
-        .await
-        .unwrap();
+    wait(engine.apply_remote(
+        js(&format!("[{}]", change("synced", "put", 1, 1, "s1", "one"))),
+        1.0,
+        false,
+        None,
+    ))
+    .await
+    .unwrap();
     // A record written beside synclane (no `_sync`): it counts as never synced, but it is there.
     raw_write(&db, "'notes'", "tx.objectStore('notes').put({ id: 'raw', title: 'outside' });").await;
 
@@ -1150,7 +1272,7 @@ async fn a_remote_delete_removes_whatever_the_table_holds_and_tombstones_what_it
         change("twice", "delete", 2, 6, "t2", ""),
         change("synced", "put", 3, 7, "s3", "back"),
     );
-    let report = wait(engine.apply_remote(js(&batch), 7.0, false)).await.unwrap();
+    let report = wait(engine.apply_remote(js(&batch), 7.0, false, None)).await.unwrap();
     assert_eq!(Array::from(&get(&report, "applied")).length(), 6);
     let record = |pk: &'static str| wait(engine.get("notes".into(), pk.into(), false));
     assert!(record("raw").await.unwrap().is_undefined(), "the raw record is deleted");

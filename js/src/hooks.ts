@@ -230,6 +230,28 @@ export interface SyncHookMap {
     kept: number;
     durationMs: number;
   };
+  /**
+   * The rescan found the server reset: it holds fewer versions than this device had pulled, or
+   * names another data set (`PullResponse.epoch`). Nothing local was dropped for it: the
+   * cursor restarted from the server's head, pending ops were kept, and every local version
+   * the server lost (or holds an older version of) was queued again with its own stamp.
+   * Emitted once per reset, after `sync.rescan:action:completed`.
+   */
+  'sync.reset:action:completed': {
+    workspaceId: string;
+    /** The cursor this device had, counted in the lost data set. */
+    previousCursor: number;
+    /** The cursor now: the reset server's head. */
+    cursor: number;
+    /** Records queued again for the server. */
+    republishedRecords: number;
+    /** Tombstones queued again, so a device that missed a delete cannot bring the record back. */
+    republishedTombstones: number;
+    /** Keys whose pending ops were kept and are pushed as they are. */
+    keptPending: number;
+    /** Local records replaced by a newer version the server still had. */
+    updated: number;
+  };
   /** The live subscription changed state. */
   'sync.subscription:action:statusChange': {
     workspaceId: string;
@@ -343,6 +365,7 @@ const HOOK_NAME_SET: Readonly<Record<SyncHookName, true>> = {
   'sync.rescan:action:starting': true,
   'sync.rescan:action:progress': true,
   'sync.rescan:action:completed': true,
+  'sync.reset:action:completed': true,
   'sync.subscription:action:statusChange': true,
   'sync.subscription:action:maxRetriesExceeded': true,
   'sync.queue:action:full': true,

@@ -270,19 +270,24 @@ export class SyncRunner {
     } catch (error) {
       const err = toSyncError(error);
       report.error = err;
+      // A failure that retrying cannot heal is reported once, not on every interval tick:
+      // the same permanent error as the last job's is known to the app already.
+      const repeated = !isTransient(err.code) && this.#lastError?.code === err.code && this.#lastError.message === err.message;
       if (err.code === 'rate_limited') {
         this.#block(err, trigger);
       } else {
         this.#lastError = err;
       }
-      this.#hooks.emit('sync.error:action', {
-        workspaceId: this.#workspaceId,
-        phase: this.#phase,
-        duringBootstrap: this.#phase === 'bootstrap' || this.#phase === 'rescan',
-        error: err,
-        transient: isTransient(err.code),
-        willRetry: this.#started && isTransient(err.code),
-      });
+      if (!repeated) {
+        this.#hooks.emit('sync.error:action', {
+          workspaceId: this.#workspaceId,
+          phase: this.#phase,
+          duringBootstrap: this.#phase === 'bootstrap' || this.#phase === 'rescan',
+          error: err,
+          transient: isTransient(err.code),
+          willRetry: this.#started && isTransient(err.code),
+        });
+      }
       this.#hooks.emit('sync.job.failed', { jobId, workspaceId: this.#workspaceId, kind: 'sync', trigger, durationMs: Date.now() - started, error: err });
       if (this.#started && isTransient(err.code) && err.code !== 'rate_limited') this.#wakeIn(RECONNECT_MS[1]!, 'retry');
     } finally {
@@ -354,7 +359,16 @@ export class SyncRunner {
           next = { cursor: page.nextCursor, page: this.#pull(provider, page.nextCursor, floor, bootstrapping) };
           next.page.catch(() => undefined);
         }
-        const applied = await this.#apply(page.changes, page.nextCursor, page.hasMore, cursor.cursor);
+        let applied: ApplyReport;
+        try {
+          applied = await this.#apply(page, cursor.cursor);
+        } catch (error) {
+          // The page names another server data set than the cursor's: the server was reset.
+          if (toSyncError(error).code !== 'cursor_expired') throw error;
+          next = undefined;
+          await this.#rescan(provider, report, cursor.cursor);
+          break;
+        }
         report.pulled += page.changes.length;
         report.applied += applied.applied.length;
         report.conflicts += applied.conflicts.length;
@@ -374,19 +388,37 @@ export class SyncRunner {
         this.#hooks.emit('sync.bootstrap:action:complete', { workspaceId: this.#workspaceId, cursor: cursor.cursor, totalPulled: pulled, durationMs: Date.now() - started });
       }
     }
-    const final = ((await this.#core.cursorState()) as { cursor: number }).cursor;
     this.#phase = 'cursor';
+    try {
+      await this.#reportCursor(provider, scope);
+    } catch (error) {
+      // The server lost versions this device pulled, after the pull (a reset in between):
+      // reconcile now rather than fail every sync until the next pull notices.
+      if (toSyncError(error).code !== 'cursor_expired') throw error;
+      const expired = ((await this.#core.cursorState()) as { cursor: number }).cursor;
+      await this.#rescan(provider, report, expired);
+      this.#phase = 'cursor';
+      await this.#reportCursor(provider, scope);
+    }
+  }
+
+  async #reportCursor(provider: SyncProvider, scope: SyncScope): Promise<void> {
+    const final = ((await this.#core.cursorState()) as { cursor: number }).cursor;
     await this.#call(provider, 'updateCursor', () => provider.updateCursor(scope, this.#core.deviceId, final));
   }
 
-  async #apply(changes: SyncChange[], nextCursor: number, hasMore: boolean, from: number): Promise<ApplyReport> {
+  async #apply(page: PullResponse, from: number): Promise<ApplyReport> {
+    const { changes, nextCursor, hasMore, epoch } = page;
     this.#hooks.emit('sync.pull:action:received', { workspaceId: this.#workspaceId, source: 'pull', changes, cursor: from, nextCursor });
     let applied: ApplyReport;
     try {
-      applied = (await this.#core.applyRemote(changes, nextCursor, hasMore)) as ApplyReport;
+      applied = (await this.#core.applyRemote(changes, nextCursor, hasMore, epoch)) as ApplyReport;
     } catch (error) {
       const err = toSyncError(error);
-      this.#hooks.emit('sync.pull:action:error', { workspaceId: this.#workspaceId, source: 'pull', error: err, changes: changes.length });
+      // A reset server is not a bad page: the caller rescans, and the reset is reported then.
+      if (err.code !== 'cursor_expired') {
+        this.#hooks.emit('sync.pull:action:error', { workspaceId: this.#workspaceId, source: 'pull', error: err, changes: changes.length });
+      }
       throw err;
     }
     this.#afterApply(changes, applied);
@@ -435,7 +467,14 @@ export class SyncRunner {
       for (;;) {
         const page = await this.#pull(provider, cursor, floor, true);
         floor ??= page.retentionFloor;
-        await this.#core.stageRescanPage(page.changes, cursor, page.nextCursor, page.hasMore, page.total, page.retentionFloor);
+        await this.#core.stageRescanPage(page.changes, {
+          fromCursor: cursor,
+          nextCursor: page.nextCursor,
+          hasMore: page.hasMore,
+          retentionFloor: page.retentionFloor,
+          ...(page.total !== undefined && { total: page.total }),
+          ...(page.epoch !== undefined && { epoch: page.epoch }),
+        });
         staged += page.changes.length;
         report.pulled += page.changes.length;
         cursor = page.nextCursor;
@@ -454,6 +493,7 @@ export class SyncRunner {
       summary: { creations: number; updates: number; deletions: number; keptForRebase: number };
       cursor: { cursor: number };
       changed: Array<[string, string]>;
+      reset?: { previousCursor: number; republishedRecords: number; republishedTombstones: number };
     };
     report.applied += swapped.changed.length;
     this.#announce(swapped.changed.map(([table, id]) => ({ table, id })));
@@ -466,6 +506,17 @@ export class SyncRunner {
       kept: swapped.summary.keptForRebase,
       durationMs: Date.now() - started,
     });
+    if (swapped.reset) {
+      this.#hooks.emit('sync.reset:action:completed', {
+        workspaceId: this.#workspaceId,
+        previousCursor: swapped.reset.previousCursor,
+        cursor: swapped.cursor.cursor,
+        republishedRecords: swapped.reset.republishedRecords,
+        republishedTombstones: swapped.reset.republishedTombstones,
+        keptPending: swapped.summary.keptForRebase,
+        updated: swapped.summary.updates,
+      });
+    }
   }
 
   /**

@@ -169,6 +169,14 @@ export interface PullResponse<T = SyncPayload> {
    * that never purges). Send it back as `PullRequest.retentionFloor` with the next pages.
    */
   retentionFloor: number;
+  /**
+   * Names the server's data set: drawn when its database is created, the same in every page
+   * until the data is replaced (a new or reset database, a restarted in-memory server). A
+   * device that synced under another epoch reconciles as after a reset and loses nothing
+   * (docs/PROTOCOL.md). Optional: without it a reset is recognised only when the server holds
+   * fewer versions than the device had pulled.
+   */
+  epoch?: string;
 }
 
 /**

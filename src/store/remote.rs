@@ -21,10 +21,22 @@ use wasm_bindgen::JsValue;
 use web_sys::IdbTransaction;
 
 pub const CURSOR_STATE: &str = "cursor";
+/// The `_sync_state` row naming the server data set the cursor counts in (`PullResponse::epoch`).
+pub const SERVER_EPOCH: &str = "serverEpoch";
 
 /// Writes the cursor row of `_sync_state`.
 pub fn write_cursor(tx: &IdbTransaction, cursor: &CursorState) -> SyncResult<()> {
     write_state(tx, CURSOR_STATE, &crate::results::cursor(cursor))
+}
+
+/// The epoch of the server row a request returned (`None` before a server named one).
+pub fn epoch_from_row(row: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(row, &"value".into()).ok().and_then(|v| v.as_string())
+}
+
+/// Writes the server epoch row of `_sync_state`.
+pub fn write_epoch(tx: &IdbTransaction, epoch: &str) -> SyncResult<()> {
+    write_state(tx, SERVER_EPOCH, &JsValue::from_str(epoch))
 }
 
 /// One side of a conflict.
@@ -63,10 +75,11 @@ pub struct ApplyReport {
     pub cursor_moved: bool,
 }
 
-/// Where the batch ends in the change log.
+/// Where the batch ends in the change log, and which server data set it comes from.
 pub struct PageEnd {
     pub next_cursor: u64,
     pub has_more: bool,
+    pub epoch: Option<String>,
 }
 
 /// Applies validated changes and advances the cursor, atomically. Without a `page` (the winning
@@ -128,6 +141,11 @@ async fn apply_in(
 ) -> SyncResult<ApplyReport> {
     let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
     let cursor_req = read_state_request(tx, CURSOR_STATE)?;
+    // Read only when the page names its server: a page from a reset server must not apply.
+    let epoch_req = match page.as_ref().and_then(|p| p.epoch.as_ref()) {
+        Some(_) => Some(read_state_request(tx, SERVER_EPOCH)?),
+        None => None,
+    };
     let tombstones = object_store(tx, TOMBSTONES)?;
     let pending = object_store(tx, PENDING_OPS)?;
     let by_record =
@@ -185,9 +203,17 @@ async fn apply_in(
         slots.insert(id, reads.len() - 1);
     }
     idb::group_done(last.as_ref(), "reading records").await?;
-    // The cursor was read first, so it is answered too.
+    // The cursor and the epoch were read first, so they are answered too.
     let mut cursor: CursorState =
         parse_state(read_result(Some(cursor_req), "reading sync state")?, CURSOR_STATE)?.unwrap_or_default();
+    if let Some(req) = epoch_req {
+        let known = epoch_from_row(&read_result(Some(req), "reading sync state")?);
+        let page_epoch = page.as_ref().and_then(|p| p.epoch.as_deref());
+        CursorState::check_epoch(known.as_deref(), page_epoch)?;
+        if let (None, Some(epoch)) = (known, page_epoch) {
+            write_epoch(tx, epoch)?;
+        }
+    }
     let mut records = Vec::with_capacity(reads.len());
     let mut last_tombstone = None;
     for read in &mut reads {

@@ -5,12 +5,15 @@
 
 use super::js_objects::JsStrings;
 use super::records::{
-    from_stored, local_version, put_record, stamp_to_js, stored_tombstone, LocalVersion, StoredEntry,
-    Tombstone,
+    app_record, from_stored, local_version, put_new_entry, put_record, stamp_to_js, stored_tombstone,
+    LocalVersion, StoredEntry, Tombstone,
 };
-use super::remote::{write_cursor, CURSOR_STATE};
+use super::remote::{epoch_from_row, write_cursor, write_epoch, CURSOR_STATE, SERVER_EPOCH};
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
-use super::{in_tx, object_store, read_state, record_key, write_state, BatchTables, Store};
+use super::write::{totals_from_row, write_totals, OUTBOX_TOTALS};
+use super::{
+    in_tx, object_store, read_state, read_state_request, record_key, write_state, BatchTables, Store,
+};
 use crate::idb;
 use crate::payload::JsPayload;
 use js_sys::{Array, Reflect};
@@ -18,7 +21,9 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
+use synclane_core::outbox::OpState;
 use synclane_core::plan::{compute_plan, PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
+use synclane_core::reset::compute_reset_plan;
 use synclane_core::{OpKind, SyncError, SyncResult};
 use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::JsValue;
@@ -27,7 +32,7 @@ use web_sys::IdbTransaction;
 const STAGING_STATE: &str = "staging";
 
 /// Progress of the staging, kept with the staged pages.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StagingState {
     /// Where the next page must start (pages are contiguous).
     pub next_cursor: u64,
@@ -38,6 +43,8 @@ pub struct StagingState {
     /// The retention floor the first page reported (sent with the next pages).
     pub retention_floor: u64,
     pub complete: bool,
+    /// The server data set the pages come from (the first page's `epoch`; all must agree).
+    pub epoch: Option<String>,
 }
 
 impl super::records::Stored for StagingState {
@@ -49,6 +56,7 @@ impl super::records::Stored for StagingState {
             expected_total: f.opt_uint("expectedTotal")?,
             retention_floor: f.uint("retentionFloor")?,
             complete: f.flag("complete")?,
+            epoch: f.opt_string("epoch")?,
         })
     }
 }
@@ -60,6 +68,18 @@ pub struct RescanReport {
     pub cursor: CursorState,
     /// Keys whose local data changed (for watchers).
     pub changed: Vec<(String, String)>,
+    /// Set when the server turned out to have been reset (see `synclane_core::reset`).
+    pub reset: Option<ResetReport>,
+}
+
+/// What a swap after a server reset kept from the lost data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResetReport {
+    /// The cursor before the reset, counted in the lost data set.
+    pub previous_cursor: u64,
+    /// Local versions queued again for the server: records and tombstones.
+    pub republished_records: u64,
+    pub republished_tombstones: u64,
 }
 
 /// Starts (or restarts) a rescan: the cursor goes to `rescanning` and the staging is emptied.
@@ -81,16 +101,38 @@ pub async fn begin(store: &Store) -> SyncResult<CursorState> {
     .await
 }
 
+/// Where a staged page sits in the snapshot, as its pull answered.
+#[derive(Debug, Clone)]
+pub struct StagedPage {
+    /// Where the page starts: where the previous one ended (0 for the first).
+    pub from_cursor: u64,
+    pub next_cursor: u64,
+    pub has_more: bool,
+    pub total: Option<u64>,
+    pub retention_floor: u64,
+    pub epoch: Option<String>,
+}
+
+impl StagedPage {
+    pub fn read(f: &Fields) -> ReadResult<StagedPage> {
+        Ok(StagedPage {
+            from_cursor: f.uint("fromCursor")?,
+            next_cursor: f.uint("nextCursor")?,
+            has_more: f.flag("hasMore")?,
+            total: f.opt_uint("total")?,
+            retention_floor: f.opt_uint("retentionFloor")?.unwrap_or(0),
+            epoch: f.opt_string("epoch")?,
+        })
+    }
+}
+
 /// Stages one page. Pages must be contiguous: `from_cursor` is where the previous page ended.
 pub async fn stage_page(
     store: &Store,
     changes: Vec<SyncChange<JsPayload>>,
-    from_cursor: u64,
-    next_cursor: u64,
-    has_more: bool,
-    total: Option<u64>,
-    retention_floor: u64,
+    page: StagedPage,
 ) -> SyncResult<StagingState> {
+    let StagedPage { from_cursor, next_cursor, has_more, total, retention_floor, epoch } = page;
     let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
     in_tx(&tx, "staging a rescan page", async {
         let mut state: StagingState = read_state(&tx, STAGING_STATE)
@@ -113,7 +155,10 @@ pub async fn stage_page(
         if state.received == 0 && from_cursor == 0 {
             state.expected_total = total;
             state.retention_floor = retention_floor;
+            state.epoch = epoch.clone();
         }
+        // The server was replaced between two pages: what is staged describes another data set.
+        CursorState::check_epoch(state.epoch.as_deref(), epoch.as_deref())?;
         let staging = object_store(&tx, STAGING)?;
         for change in &changes {
             staging.put(&staged_row(change)).map_err(|e| idb::storage_error("staging a change", &e))?;
@@ -239,7 +284,10 @@ pub async fn dry_run(store: &Store, changes: Vec<SyncChange<JsPayload>>) -> Sync
 }
 
 /// Swaps the staged set in: the core's plan against local data, pending ops kept, one
-/// transaction; then the cursor goes live at the staged cursor.
+/// transaction; then the cursor goes live at the staged cursor. When the staged set shows the
+/// server was reset (`CursorState::server_was_reset`), the reset plan keeps what the server
+/// lost and queues it again (`synclane_core::reset`), and the cursor restarts from the
+/// server's head.
 pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
     let mut stores: Vec<&str> = store.table_names.iter().map(String::as_str).collect();
     stores.extend([SYNC_STATE, STAGING, TOMBSTONES, PENDING_OPS]);
@@ -249,6 +297,11 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         if !state.complete {
             return Err(SyncError::invalid_argument("the staged set is not complete"));
         }
+        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
+        let epoch_req = read_state_request(&tx, SERVER_EPOCH)?;
+        let known_epoch = epoch_from_row(&idb::request(&epoch_req, "reading sync state").await?);
+        let reset =
+            cursor.server_was_reset(state.next_cursor, known_epoch.as_deref(), state.epoch.as_deref());
         let staged_req = get_all(&tx, STAGING)?;
         let LocalSet { metas: local, pending_keys } = read_local(store, &tx).await?;
         let staged = Array::from(&idb::request(&staged_req, "reading the staging").await?);
@@ -257,7 +310,12 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
             .map(|value| from_stored::<SyncChange<JsPayload>>(value, "staged change"))
             .collect::<SyncResult<Vec<_>>>()?;
         let remote = RemoteSet::new(store, staged_changes);
-        let plan = compute_plan(&local, &remote.metas, &pending_keys)?;
+        let (plan, republish) = if reset {
+            let reset = compute_reset_plan(&local, &remote.metas, &pending_keys)?;
+            (reset.plan, reset.republish)
+        } else {
+            (compute_plan(&local, &remote.metas, &pending_keys)?, Vec::new())
+        };
 
         let tomb_store = object_store(&tx, TOMBSTONES)?;
         let tables = BatchTables::open(&tx, store.table_names.iter())?;
@@ -294,14 +352,92 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
                 .map_err(|e| idb::storage_error("deleting a record", &e))?;
             changed.push((meta.key.table.clone(), meta.key.pk.clone()));
         }
-        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
-        cursor.complete_rescan(state.next_cursor)?;
+        let reset = if reset {
+            let mut report = republish_versions(&tx, &tables, &republish, &mut strings, now_ms).await?;
+            report.previous_cursor = cursor.cursor;
+            cursor.complete_reset(state.next_cursor)?;
+            Some(report)
+        } else {
+            cursor.complete_rescan(state.next_cursor)?;
+            None
+        };
         write_cursor(&tx, &cursor)?;
+        if let Some(epoch) = &state.epoch {
+            write_epoch(&tx, epoch)?;
+        }
         object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
         write_staging(&tx, &StagingState::default())?;
-        Ok(RescanReport { summary: plan.summary(), cursor, changed })
+        Ok(RescanReport { summary: plan.summary(), cursor, changed, reset })
     })
     .await
+}
+
+/// Queues the local versions a reset server lost, each as the op that wrote it (its own stamp,
+/// so the server's conflict rule and op-id dedup treat it like the original push), in the
+/// swap's transaction: they reach the outbox together with the new cursor, or neither does.
+async fn republish_versions(
+    tx: &IdbTransaction,
+    tables: &BatchTables,
+    republish: &[RecordMeta],
+    strings: &mut JsStrings,
+    now_ms: u64,
+) -> SyncResult<ResetReport> {
+    let mut report = ResetReport::default();
+    if republish.is_empty() {
+        return Ok(report);
+    }
+    let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
+    // Every record's read goes out before any is awaited: one round trip.
+    let reads = republish
+        .iter()
+        .map(|meta| match meta.deleted {
+            true => Ok(None),
+            false => tables
+                .get(&meta.key.table)
+                .get(&JsValue::from_str(&meta.key.pk))
+                .map(Some)
+                .map_err(|e| idb::storage_error("reading a record", &e)),
+        })
+        .collect::<SyncResult<Vec<_>>>()?;
+    let mut totals = totals_from_row(idb::request(&totals_req, "reading sync state").await?)?;
+    let pending = object_store(tx, PENDING_OPS)?;
+    for (meta, read) in republish.iter().zip(reads) {
+        let payload = match &read {
+            Some(req) => Some(app_record(idb::request(req, "reading a record").await?, false)),
+            None => None,
+        };
+        let payload_size = payload
+            .as_ref()
+            .and_then(|p| js_sys::JSON::stringify(p).ok())
+            .map_or(0, |text| u64::from(text.length()));
+        let entry = StoredEntry {
+            seq: None,
+            op_id: meta.stamp.op_id.clone(),
+            table_name: meta.key.table.clone(),
+            pk: meta.key.pk.clone(),
+            op: if meta.deleted { OpKind::Delete } else { OpKind::Put },
+            stamp: meta.stamp.clone(),
+            state: OpState::Pending,
+            attempts: 0,
+            next_attempt_at: now_ms,
+            // As a local write counts it: the payload's JSON and the op's own fields.
+            byte_size: payload_size + 64,
+            created_at: now_ms,
+            last_error: None,
+        };
+        let id = strings.record(&meta.key.table, &meta.key.pk);
+        let stamp = stamp_to_js(&meta.stamp, None, strings);
+        put_new_entry(&pending, &entry, payload.as_ref(), &id, &stamp)?;
+        totals.count += 1;
+        totals.bytes += entry.byte_size;
+        if meta.deleted {
+            report.republished_tombstones += 1;
+        } else {
+            report.republished_records += 1;
+        }
+    }
+    write_totals(tx, &totals)?;
+    Ok(report)
 }
 
 /// Abandons a rescan: the staging is dropped, local data stays, the cursor is expired again.

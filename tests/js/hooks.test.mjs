@@ -147,13 +147,13 @@ test('SYNC_HOOK_NAMES lists the documented hooks', () => {
     'sync.error:action', 'sync.pull:action:received', 'sync.pull:action:applied', 'sync.pull:action:error',
     'sync.conflict:action:detected', 'sync.bootstrap:action:start', 'sync.bootstrap:action:progress',
     'sync.bootstrap:action:complete', 'sync.rescan:action:starting', 'sync.rescan:action:progress',
-    'sync.rescan:action:completed', 'sync.subscription:action:statusChange',
+    'sync.rescan:action:completed', 'sync.reset:action:completed', 'sync.subscription:action:statusChange',
     'sync.subscription:action:maxRetriesExceeded', 'sync.queue:action:full', 'sync.gc:action:completed',
     'sync.request', 'sync.job.started', 'sync.job.progress', 'sync.job.blocked', 'sync.job.completed',
     'sync.job.failed', 'sync.storage:action:lost', 'sync.clock:action:skew',
   ]) {
     assert.ok(SYNC_HOOK_NAMES.includes(name), name);
   }
-  assert.equal(SYNC_HOOK_NAMES.length, 27);
+  assert.equal(SYNC_HOOK_NAMES.length, 28);
   assert.ok(Object.isFrozen(SYNC_HOOK_NAMES));
 });

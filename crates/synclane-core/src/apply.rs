@@ -43,13 +43,17 @@ pub fn decide_remote(
     incoming: VersionRef<'_>,
     is_echo: bool,
 ) -> RemoteDecision {
-    if is_echo {
-        return RemoteDecision::Echo;
-    }
     let Some(local) = local else {
+        // Even our own op: the store no longer holds anything of the record (its tombstone
+        // was collected), so the op is newer than what it has.
         return RemoteDecision::Apply;
     };
     match compare_versions(incoming, local) {
+        // Our own push coming back, with the store holding it or something newer. An own op
+        // newer than the store happens only once the device forgot the record (a collected
+        // tombstone, then a new write whose clock restarted) and a reset server got the op
+        // back from another device: then it is applied like anyone's.
+        _ if is_echo && compare_versions(incoming, local) != Ordering::Greater => RemoteDecision::Echo,
         Ordering::Equal => RemoteDecision::Identical,
         Ordering::Greater if local_pending => RemoteDecision::ApplyOverPending,
         Ordering::Greater => RemoteDecision::Apply,
@@ -97,10 +101,21 @@ mod tests {
             decide_remote(Some(v(&new, OpKind::Put)), false, v(&new, OpKind::Put), false),
             RemoteDecision::Identical
         );
+        // Our own op: silent while the store holds it or something newer...
         assert_eq!(
-            decide_remote(Some(v(&old, OpKind::Put)), false, v(&new, OpKind::Put), true),
+            decide_remote(Some(v(&new, OpKind::Put)), false, v(&new, OpKind::Put), true),
             RemoteDecision::Echo
         );
+        assert_eq!(
+            decide_remote(Some(v(&new, OpKind::Put)), true, v(&old, OpKind::Delete), true),
+            RemoteDecision::Echo
+        );
+        // ...and applied when the store forgot it and holds an older version, or nothing.
+        assert_eq!(
+            decide_remote(Some(v(&old, OpKind::Put)), false, v(&new, OpKind::Delete), true),
+            RemoteDecision::Apply
+        );
+        assert_eq!(decide_remote(None, false, v(&new, OpKind::Delete), true), RemoteDecision::Apply);
         assert!(RemoteDecision::ApplyOverPending.writes() && RemoteDecision::ApplyOverPending.is_conflict());
         assert!(!RemoteDecision::KeepLocal.writes() && RemoteDecision::KeepLocal.is_conflict());
         assert!(!RemoteDecision::Echo.writes() && !RemoteDecision::Identical.is_conflict());

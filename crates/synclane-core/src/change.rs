@@ -211,6 +211,12 @@ pub struct PullResponse<P> {
     /// as `PullRequest::retention_floor` with the next pages of the same sequence.
     #[serde(default)]
     pub retention_floor: u64,
+    /// Names the server's data set; a new one means the server's data was replaced (a new or
+    /// reset database), so versions counted under an older epoch mean nothing any more. A
+    /// device that kept data from another epoch reconciles as after a reset. Optional: a
+    /// provider without one is checked by its versions alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! The cursor state machine. One cursor per workspace: the highest server version whose
-//! changes are all stored locally. It only ever moves forward.
+//! changes are all stored locally. It only ever moves forward, with one explicit exception: a
+//! rescan that finds the server reset (it holds fewer versions than the cursor counts, or its
+//! data set has another epoch) takes the server's head as the new baseline
+//! ([`CursorState::complete_reset`]), since the old count names versions that no longer exist.
 //!
 //! ```text
 //! ColdStart --begin_bootstrap--> Bootstrapping --last page--> Live
@@ -131,6 +134,46 @@ impl CursorState {
         Ok(Advance::Moved(snapshot_cursor))
     }
 
+    /// The staged set was swapped in after a server reset: the cursor becomes the snapshot's,
+    /// even when lower (see the module docs; [`CursorState::server_was_reset`] tells).
+    pub fn complete_reset(&mut self, snapshot_cursor: u64) -> SyncResult<Advance> {
+        self.require(&[CursorPhase::Rescanning], "complete a rescan")?;
+        self.phase = CursorPhase::Live;
+        self.cursor = snapshot_cursor;
+        Ok(Advance::Moved(snapshot_cursor))
+    }
+
+    /// Whether a rescan's snapshot comes from a server that lost what this cursor counts:
+    /// its head is below the cursor (server versions only rise, so a lower head means versions
+    /// handed out before are gone), or it names another epoch than the one the cursor was
+    /// counted in. An epoch unknown on either side proves nothing.
+    pub fn server_was_reset(
+        &self,
+        snapshot_cursor: u64,
+        known_epoch: Option<&str>,
+        snapshot_epoch: Option<&str>,
+    ) -> bool {
+        snapshot_cursor < self.cursor
+            || known_epoch.zip(snapshot_epoch).is_some_and(|(known, now)| known != now)
+    }
+
+    /// Checks that a page of changes counts in the epoch the cursor counts in (see
+    /// [`CursorState::server_was_reset`]); another one means the server's data was replaced,
+    /// and the device must rescan rather than apply the page.
+    pub fn check_epoch(known_epoch: Option<&str>, page_epoch: Option<&str>) -> SyncResult<()> {
+        match known_epoch.zip(page_epoch) {
+            Some((known, now)) if known != now => Err(SyncError::new(
+                crate::ErrorCode::CursorExpired,
+                format!(
+                    "the server's data was reset: its epoch is {} and the cursor counts in {}",
+                    crate::Quoted(now),
+                    crate::Quoted(known)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The rescan stopped before its swap; the old data stays and the rescan starts over.
     pub fn abort_rescan(&mut self) -> SyncResult<()> {
         self.require(&[CursorPhase::Rescanning], "abort a rescan")?;
@@ -218,6 +261,31 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_takes_the_servers_head_as_the_new_baseline() {
+        let mut state = CursorState { phase: CursorPhase::Live, cursor: 50 };
+        assert!(state.server_was_reset(10, None, None), "a head below the cursor");
+        assert!(state.server_was_reset(90, Some("a"), Some("b")), "another epoch, whatever the head");
+        assert!(!state.server_was_reset(50, Some("a"), Some("a")));
+        assert!(!state.server_was_reset(60, None, Some("b")), "a first epoch proves nothing");
+        assert!(state.complete_reset(10).is_err(), "only a rescan completes");
+        state.expire().unwrap();
+        state.begin_rescan().unwrap();
+        assert_eq!(state.complete_reset(10).unwrap(), Advance::Moved(10));
+        assert_eq!((state.phase, state.cursor), (CursorPhase::Live, 10));
+        assert_eq!(
+            state.apply_page(12, false).unwrap(),
+            Advance::Moved(12),
+            "pages count from the new baseline"
+        );
+        assert!(CursorState::check_epoch(Some("a"), Some("a")).is_ok());
+        assert!(CursorState::check_epoch(None, Some("a")).is_ok());
+        assert!(CursorState::check_epoch(Some("a"), None).is_ok());
+        let err = CursorState::check_epoch(Some("a"), Some("b")).unwrap_err();
+        assert_eq!(err.code, crate::ErrorCode::CursorExpired);
+        assert!(err.message.contains("reset"), "{}", err.message);
+    }
+
+    #[test]
     fn invalid_transitions_are_typed_errors() {
         let mut cold = CursorState::default();
         assert!(cold.apply_page(1, false).is_err());
@@ -232,7 +300,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_sequence_of_events_keeps_the_cursor_monotonic(events in proptest::collection::vec((0u8..6, 0u64..1000, any::<bool>()), 0..80)) {
+        fn any_sequence_of_events_keeps_the_cursor_monotonic(events in proptest::collection::vec((0u8..7, 0u64..1000, any::<bool>()), 0..80)) {
             let mut state = CursorState::default();
             let mut high = 0;
             for (kind, version, more) in events {
@@ -242,8 +310,10 @@ mod tests {
                     2 => state.expire(),
                     3 => state.begin_rescan(),
                     4 => state.complete_rescan(version).map(|_| ()),
-                    _ => state.abort_rescan(),
+                    5 => state.abort_rescan(),
+                    _ => state.complete_reset(version).map(|_| ()).inspect(|_| high = state.cursor),
                 };
+                // Only a completed reset moves it back, and only to the server's head.
                 prop_assert!(state.cursor >= high);
                 high = state.cursor;
             }

@@ -17,6 +17,7 @@ pub mod hlc;
 pub mod outbox;
 pub mod plan;
 pub mod policy;
+pub mod reset;
 pub mod server;
 pub mod server_rules;
 pub mod stamp;

@@ -206,6 +206,18 @@ pub fn compute_plan(
     remote: &[RecordMeta],
     pending: &HashSet<RecordKey>,
 ) -> Result<ReconcilePlan, SyncError> {
+    reconcile(local, remote, pending, None)
+}
+
+/// [`compute_plan`], and with `republish` the reset rule of [`crate::reset`]: a local version
+/// the server lacks or holds an older version of goes to `republish` (in key order) and is
+/// left alone locally. One walk for both, so the browser build carries one copy of it.
+pub(crate) fn reconcile(
+    local: &[RecordMeta],
+    remote: &[RecordMeta],
+    pending: &HashSet<RecordKey>,
+    mut republish: Option<&mut Vec<RecordMeta>>,
+) -> Result<ReconcilePlan, SyncError> {
     let local_index = index_unique(local, "local")?;
     let remote_index = index_unique(remote, "remote")?;
     // Sorted as references, like the keys below, and by the standard library's heap sort: in
@@ -223,6 +235,15 @@ pub fn compute_plan(
     for key in keys {
         if pending.contains(key) {
             continue;
+        }
+        if let (Some(out), Some(local_meta)) = (republish.as_deref_mut(), local.get(key).copied()) {
+            let server_lost_it = remote.get(key).is_none_or(|remote_meta| {
+                compare_versions(local_meta.version(), remote_meta.version()) == Ordering::Greater
+            });
+            if server_lost_it {
+                out.push(local_meta.clone());
+                continue;
+            }
         }
         match (local.get(key).copied(), remote.get(key).copied()) {
             (None, None) => {}

@@ -112,11 +112,21 @@ pub struct WorkspaceStats {
 pub struct MemoryServer<P> {
     config: ServerConfig,
     workspaces: HashMap<String, Workspace<P>>,
+    /// Names this server's data set in every pull page (see `PullResponse::epoch`).
+    epoch: Option<String>,
 }
 
 impl<P: Payload> MemoryServer<P> {
     pub fn new(config: ServerConfig) -> Self {
-        MemoryServer { config, workspaces: HashMap::new() }
+        MemoryServer { config, workspaces: HashMap::new(), epoch: None }
+    }
+
+    /// A server that names its data set `epoch` in pull pages: a new server made with
+    /// another epoch is recognised by devices as a reset one. It should be unique per data set
+    /// (random, say); the core draws no randomness itself.
+    pub fn with_epoch(mut self, epoch: impl Into<String>) -> Self {
+        self.epoch = Some(epoch.into());
+        self
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -158,7 +168,8 @@ impl<P: Payload> MemoryServer<P> {
             .take(limit + 1)
             .filter_map(|(_, key)| ws.records.get(key).map(|stored| (key.clone(), stored.clone())))
             .collect();
-        Ok(assemble_page(request, rows, limit, remaining, ws.version, ws.floor))
+        let page = assemble_page(request, rows, limit, remaining, ws.version, ws.floor);
+        Ok(PullResponse { epoch: self.epoch.clone(), ..page })
     }
 
     /// Records how far a device has pulled; it never moves backwards.
@@ -214,6 +225,11 @@ impl<P: Payload> MemoryServer<P> {
     /// The current version of a record, tombstones included.
     pub fn get(&self, scope: &SyncScope, table: &str, pk: &str) -> Option<&StoredVersion<P>> {
         self.workspaces.get(&scope.workspace_id)?.records.get(&(table.to_owned(), pk.to_owned()))
+    }
+
+    /// The stamp the server keeps of a record's purged tombstone, if it purged one.
+    pub fn purged_stamp(&self, scope: &SyncScope, table: &str, pk: &str) -> Option<&ChangeStamp> {
+        self.workspaces.get(&scope.workspace_id)?.purged.get(&(table.to_owned(), pk.to_owned()))
     }
 
     /// Every live record of a workspace, sorted by (table, pk).
@@ -456,7 +472,19 @@ mod tests {
         server.update_cursor(&scope(), "d", 2, NOW).unwrap();
         server.update_cursor(&scope(), "d", 1, NOW).unwrap();
         assert_eq!(server.device_cursor(&scope(), "d"), Some(2));
-        assert_eq!(server.update_cursor(&scope(), "d", 3, NOW).unwrap_err().code, ErrorCode::InvalidArgument);
+        // Ahead of the head: the server lost versions the device pulled, so it must reconcile.
+        assert_eq!(server.update_cursor(&scope(), "d", 3, NOW).unwrap_err().code, ErrorCode::CursorExpired);
         assert_eq!(server.update_cursor(&scope(), "", 1, NOW).unwrap_err().code, ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn every_page_names_the_servers_epoch() {
+        let mut plain = MemoryServer::new(ServerConfig::default());
+        push(&mut plain, vec![op("a", OpKind::Put, 1, "A", "o1")]);
+        assert_eq!(pull(&mut plain, 0, 10).unwrap().epoch, None);
+        let mut named = MemoryServer::new(ServerConfig::default()).with_epoch("e1");
+        push(&mut named, vec![op("a", OpKind::Put, 1, "A", "o1"), op("b", OpKind::Put, 1, "A", "o2")]);
+        assert_eq!(pull(&mut named, 0, 1).unwrap().epoch.as_deref(), Some("e1"));
+        assert_eq!(pull(&mut named, 1, 1).unwrap().epoch.as_deref(), Some("e1"));
     }
 }

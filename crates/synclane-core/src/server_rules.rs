@@ -237,7 +237,14 @@ pub fn assemble_page<P: Clone>(
         // Everything up to the head has been delivered, including versions compacted away.
         next_cursor = head;
     }
-    PullResponse { changes, next_cursor, has_more, total: Some(remaining), retention_floor: floor }
+    PullResponse {
+        changes,
+        next_cursor,
+        has_more,
+        total: Some(remaining),
+        retention_floor: floor,
+        epoch: None,
+    }
 }
 
 /// Checks a device cursor report.
@@ -247,7 +254,12 @@ pub fn check_cursor_update(scope: &SyncScope, device_id: &str, version: u64, hea
         return Err(SyncError::invalid_argument("deviceId must not be empty"));
     }
     if version > head {
-        return Err(SyncError::invalid_argument(format!("cursor {version} is ahead of the server ({head})")));
+        // Only a server that lost versions it once handed out is behind a device: the device
+        // has to reconcile (as a pull says), not give up on a bad argument.
+        return Err(SyncError::new(
+            ErrorCode::CursorExpired,
+            format!("cursor {version} is ahead of the server ({head}); the server's data was reset"),
+        ));
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Deterministic simulation: several replicas and the reference server, random writes and
 //! deletes, offline periods, lost, delayed, duplicated and reordered deliveries, clock skew,
-//! and cursor expiry followed by rescans. After everyone syncs, every replica must hold the
-//! same data as the server, equal to a simple model of the conflict rule applied to every op
-//! ever written: no acknowledged write is lost unless a higher version beat it.
+//! cursor expiry followed by rescans, and server resets (the server replaced by an empty one
+//! with a new epoch). After everyone syncs, every replica must hold the same data as the
+//! server, equal to a simple model of the conflict rule applied to every op ever written: no
+//! acknowledged write is lost unless a higher version beat it. A reset replaces the model's ops
+//! with the versions the devices held at that moment: those, and everything written after,
+//! must survive.
 //!
 //! `SYNCLANE_SIM_SEEDS=N` sets how many seeds run (default 500); `SYNCLANE_SIM_SEED=S` replays
 //! one seed. A failure names its seed.
@@ -22,6 +25,7 @@ use synclane_core::gc::{tombstone_collectable, GcPolicy, TombstoneAge};
 use synclane_core::hlc::{ClockPolicy, HlcStamp, HybridClock};
 use synclane_core::outbox::{OpState, Outbox, OutboxConfig, PushOutcome, RetryPolicy};
 use synclane_core::plan::{compute_plan, RecordKey, RecordMeta};
+use synclane_core::reset::compute_reset_plan;
 use synclane_core::server::{MemoryServer, ServerConfig};
 use synclane_core::{compare_versions, next_clock, ChangeStamp, ErrorCode, OpKind, SyncError, VersionRef};
 
@@ -50,9 +54,12 @@ struct Replica {
     echo: RecentOpCache,
     online: bool,
     busy_pushing: bool,
-    old_pages: Vec<(Vec<SyncChange<Value>>, u64, bool)>,
+    /// Pages delivered before, with the epoch of the server that sent them, for redelivery.
+    old_pages: Vec<(Vec<SyncChange<Value>>, u64, bool, Option<String>)>,
     ops_written: u64,
     bootstrap_floor: Option<u64>,
+    /// The server data set the cursor counts in.
+    epoch: Option<String>,
 }
 
 struct InTransit {
@@ -70,12 +77,16 @@ struct World {
     all_ops: Vec<(Key, ChangeStamp, OpKind, Option<Value>)>,
     faults: bool,
     stats: Stats,
+    /// How many servers came before this one (each reset starts a new one).
+    generation: u32,
 }
 
 #[derive(Default, Debug)]
 struct Stats {
     rescans: u32,
     expired: u32,
+    resets: u32,
+    reset_rescans: u32,
     lost_requests: u32,
     lost_responses: u32,
     duplicates: u32,
@@ -116,6 +127,7 @@ impl Replica {
             old_pages: Vec::new(),
             ops_written: 0,
             bootstrap_floor: None,
+            epoch: None,
         }
     }
 
@@ -149,12 +161,13 @@ impl World {
         World {
             rng,
             now: T0,
-            server: MemoryServer::new(config),
+            server: MemoryServer::new(config).with_epoch("epoch-0"),
             replicas,
             in_transit: Vec::new(),
             all_ops: Vec::new(),
             faults: true,
             stats: Stats::default(),
+            generation: 0,
         }
     }
 
@@ -365,11 +378,25 @@ impl World {
             if self.chance(0.1) {
                 return; // the page was lost on the way; the cursor did not move
             }
+            // A page of another data set than the cursor's: the server was reset.
+            if CursorState::check_epoch(self.replicas[r].epoch.as_deref(), response.epoch.as_deref()).is_err()
+            {
+                self.replicas[r].cursor.expire().unwrap();
+                return self.rescan(r);
+            }
+            if self.replicas[r].epoch.is_none() {
+                self.replicas[r].epoch = response.epoch.clone();
+            }
             if bootstrapping && self.replicas[r].bootstrap_floor.is_none() {
                 self.replicas[r].bootstrap_floor = Some(response.retention_floor);
             }
             self.apply_page(r, &response.changes, response.next_cursor, response.has_more);
-            self.replicas[r].old_pages.push((response.changes, response.next_cursor, response.has_more));
+            self.replicas[r].old_pages.push((
+                response.changes,
+                response.next_cursor,
+                response.has_more,
+                response.epoch,
+            ));
             let cursor = self.replicas[r].cursor.cursor;
             let device = self.replicas[r].device_id.clone();
             self.server.update_cursor(&scope(), &device, cursor, self.now).unwrap();
@@ -437,7 +464,11 @@ impl World {
             return;
         }
         let index = self.rng.gen_range(0..replica.old_pages.len());
-        let (changes, next, more) = replica.old_pages[index].clone();
+        let (changes, next, more, epoch) = replica.old_pages[index].clone();
+        if CursorState::check_epoch(replica.epoch.as_deref(), epoch.as_deref()).is_err() {
+            // A late page of a server that was reset since: the store refuses it whole.
+            return;
+        }
         let before = self.replicas[r].records.clone();
         let cursor_before = self.replicas[r].cursor.cursor;
         self.apply_page(r, &changes, next, more);
@@ -459,6 +490,7 @@ impl World {
         let mut staged: Vec<SyncChange<Value>> = Vec::new();
         let mut cursor = 0;
         let mut floor = None;
+        let mut snapshot_epoch: Option<Option<String>> = None;
         loop {
             let request = PullRequest {
                 device_id: Some(self.replicas[r].device_id.clone()),
@@ -481,8 +513,13 @@ impl World {
                 self.replicas[r].cursor.abort_rescan().unwrap();
                 return;
             }
-            // Pages must be contiguous: each starts where the last ended.
+            // Pages must be contiguous: each starts where the last ended, and of one server.
             assert!(page.changes.iter().all(|c| c.server_version > cursor));
+            let first_epoch = snapshot_epoch.get_or_insert_with(|| page.epoch.clone());
+            if CursorState::check_epoch(first_epoch.as_deref(), page.epoch.as_deref()).is_err() {
+                self.replicas[r].cursor.abort_rescan().unwrap();
+                return;
+            }
             staged.extend(page.changes);
             cursor = page.next_cursor;
             floor = floor.or(Some(page.retention_floor));
@@ -503,7 +540,16 @@ impl World {
         let remote: Vec<RecordMeta> = staged.iter().map(RecordMeta::of_change).collect();
         let pending: HashSet<RecordKey> =
             replica.outbox.entries().map(|e| RecordKey::new(&e.op.table_name, &e.op.pk)).collect();
-        let plan = compute_plan(&local, &remote, &pending).expect("plan over well-formed sets");
+        let snapshot_epoch = snapshot_epoch.flatten();
+        let reset =
+            replica.cursor.server_was_reset(cursor, replica.epoch.as_deref(), snapshot_epoch.as_deref());
+        let (plan, republish) = if reset {
+            self.stats.reset_rescans += 1;
+            let reset = compute_reset_plan(&local, &remote, &pending).expect("plan over well-formed sets");
+            (reset.plan, reset.republish)
+        } else {
+            (compute_plan(&local, &remote, &pending).expect("plan over well-formed sets"), Vec::new())
+        };
         let by_key: BTreeMap<RecordKey, &SyncChange<Value>> =
             staged.iter().map(|c| (RecordKey::new(&c.table_name, &c.pk), c)).collect();
         for meta in
@@ -536,13 +582,36 @@ impl World {
         for change in &staged {
             let _ = replica.clock.merge(&change.stamp.hlc);
         }
-        replica.cursor.complete_rescan(cursor).unwrap();
+        // What the reset server lost goes back to it, each version as the op that wrote it.
+        for meta in &republish {
+            let local = &replica.records[&(meta.key.table.clone(), meta.key.pk.clone())];
+            trace(&(meta.key.table.clone(), meta.key.pk.clone()), || {
+                format!("  {} republishes {:?}", replica.device_id, local.stamp)
+            });
+            let op = PendingOp {
+                table_name: meta.key.table.clone(),
+                pk: meta.key.pk.clone(),
+                op: local.op,
+                payload: local.payload.clone(),
+                stamp: local.stamp.clone(),
+            };
+            replica.outbox.capture(op, self.now);
+        }
+        if reset {
+            replica.cursor.complete_reset(cursor).unwrap();
+        } else {
+            replica.cursor.complete_rescan(cursor).unwrap();
+        }
+        if snapshot_epoch.is_some() {
+            replica.epoch = snapshot_epoch;
+        }
         let device = replica.device_id.clone();
         self.server.update_cursor(&scope(), &device, cursor, self.now).unwrap();
     }
 
     fn collect_local_tombstones(&mut self, r: usize) {
         let now = self.now;
+        let current_epoch = self.current_epoch();
         let replica = &mut self.replicas[r];
         let policy = GcPolicy { tombstone_retention_ms: 1_000 };
         let cursor = replica.cursor.cursor;
@@ -566,10 +635,41 @@ impl World {
             })
             .map(|(k, _)| k.clone())
             .collect();
+        // A device that has not yet seen a reset collects tombstones its cursor covers on the
+        // old server, which the new one never got. Such a version survives only where others
+        // still hold it; if nobody does, the model forgets it too (as when every device has
+        // collected a tombstone and the server's stamp of it went with the reset).
+        let unaware = replica.epoch.as_deref() != Some(current_epoch.as_str());
+        let mut dropped = Vec::new();
         for key in doomed {
             trace(&key, || format!("  {} purges its tombstone", replica.device_id));
-            replica.records.remove(&key);
+            if let Some(version) = replica.records.remove(&key) {
+                dropped.push((key, version.stamp.op_id));
+            }
         }
+        if unaware {
+            for (key, op_id) in dropped {
+                if !self.holds(&key, &op_id) {
+                    trace(&key, || format!("  {op_id} is held by nobody after the reset"));
+                    self.all_ops.retain(|(_, stamp, _, _)| stamp.op_id != op_id);
+                }
+            }
+        }
+    }
+
+    fn current_epoch(&self) -> String {
+        format!("epoch-{}", self.generation)
+    }
+
+    /// Whether a version is still held anywhere: a device's store or outbox, a push on its way,
+    /// or the current server.
+    fn holds(&self, key: &Key, op_id: &str) -> bool {
+        self.replicas.iter().any(|replica| {
+            replica.records.get(key).is_some_and(|v| v.stamp.op_id == op_id)
+                || replica.outbox.entries().any(|e| e.op.stamp.op_id == op_id)
+        }) || self.in_transit.iter().any(|t| t.batch.iter().any(|op| op.stamp.op_id == op_id))
+            || self.server.get(&scope(), &key.0, &key.1).is_some_and(|v| v.stamp.op_id == op_id)
+            || self.server.purged_stamp(&scope(), &key.0, &key.1).is_some_and(|s| s.op_id == op_id)
     }
 
     fn retry_failed(&mut self, r: usize) {
@@ -599,6 +699,7 @@ impl World {
             }
             88..=90 => self.retry_failed(r),
             91..=93 => self.collect_local_tombstones(r),
+            94 if self.chance(0.3) => self.reset_server(),
             _ => {
                 let purged = self.server.collect_garbage(self.now);
                 if purged > 0 {
@@ -614,6 +715,43 @@ impl World {
         }
         let ms = self.rng.gen_range(0..400);
         self.advance(ms);
+    }
+
+    /// The server loses everything (a new database, a new epoch). Pushes in the network reach
+    /// the new one. From now on the model starts from what the devices hold: every version in
+    /// their stores, outboxes and pushes on the way.
+    fn reset_server(&mut self) {
+        self.stats.resets += 1;
+        self.generation += 1;
+        let mut held = Vec::new();
+        for replica in &self.replicas {
+            for (key, v) in &replica.records {
+                held.push((key.clone(), v.stamp.clone(), v.op, v.payload.clone()));
+            }
+            for entry in replica.outbox.entries() {
+                let op = &entry.op;
+                held.push((
+                    (op.table_name.clone(), op.pk.clone()),
+                    op.stamp.clone(),
+                    op.op,
+                    op.payload.clone(),
+                ));
+            }
+        }
+        for transit in &self.in_transit {
+            for op in &transit.batch {
+                held.push((
+                    (op.table_name.clone(), op.pk.clone()),
+                    op.stamp.clone(),
+                    op.op,
+                    op.payload.clone(),
+                ));
+            }
+        }
+        trace(&("notes".into(), "k4".into()), || format!("t={} the server is reset", self.now));
+        self.all_ops = held;
+        self.server =
+            MemoryServer::new(*self.server.config()).with_epoch(format!("epoch-{}", self.generation));
     }
 
     fn catch_up(&mut self, r: usize) {
@@ -760,6 +898,8 @@ fn replicas_converge_under_faults() {
             Ok(Ok(stats)) => {
                 totals.rescans += stats.rescans;
                 totals.expired += stats.expired;
+                totals.resets += stats.resets;
+                totals.reset_rescans += stats.reset_rescans;
                 totals.lost_requests += stats.lost_requests;
                 totals.lost_responses += stats.lost_responses;
                 totals.duplicates += stats.duplicates;
@@ -774,6 +914,7 @@ fn replicas_converge_under_faults() {
     // The run must actually exercise the faults it claims to survive.
     if seeds.len() >= 100 {
         assert!(totals.rescans > 0 && totals.expired > 0, "no cursor expiry happened: {totals:?}");
+        assert!(totals.resets > 0 && totals.reset_rescans > 0, "no server reset happened: {totals:?}");
         assert!(totals.lost_responses > 0 && totals.duplicates > 0 && totals.stale_pages > 0, "{totals:?}");
         assert!(totals.conflicts > 0, "{totals:?}");
     }

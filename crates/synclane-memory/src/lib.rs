@@ -19,6 +19,7 @@ struct ServerOptions {
     tombstone_retention_ms: Option<u64>,
     device_ttl_ms: Option<u64>,
     max_pull_limit: Option<u32>,
+    epoch: Option<String>,
 }
 
 /// A payload as the server keeps it: its JSON text, as a server behind a network would receive
@@ -69,6 +70,13 @@ impl Payload for JsonPayload {
     }
 }
 
+/// 64 random bits in hex: two servers of one page, or of two loads of it, never share one
+/// (an epoch names a data set; it guards nothing, so `Math.random` serves).
+fn random_epoch() -> String {
+    let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    format!("{:016x}", (half() << 32) | half())
+}
+
 /// An in-memory sync server: version counter, compacted change log, idempotent push, the
 /// conflict rule, tombstones, paginated pull, device cursors and a retention floor.
 #[wasm_bindgen]
@@ -78,7 +86,9 @@ pub struct MemorySyncServer {
 
 #[wasm_bindgen]
 impl MemorySyncServer {
-    /// `options`: `{ tombstoneRetentionMs?, deviceTtlMs?, maxPullLimit? }`.
+    /// `options`: `{ tombstoneRetentionMs?, deviceTtlMs?, maxPullLimit?, epoch? }`. `epoch` names
+    /// the server's data set in every pull page; each server draws a random one unless told,
+    /// so a page that reloads (and starts an empty server) is seen by its devices as a reset.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<MemorySyncServer, JsValue> {
         let options: ServerOptions = if options.is_undefined() || options.is_null() {
@@ -93,7 +103,8 @@ impl MemorySyncServer {
             max_pull_limit: options.max_pull_limit.unwrap_or(defaults.max_pull_limit).max(1),
             limits: defaults.limits,
         };
-        Ok(MemorySyncServer { inner: MemoryServer::new(config) })
+        let epoch = options.epoch.unwrap_or_else(random_epoch);
+        Ok(MemorySyncServer { inner: MemoryServer::new(config).with_epoch(epoch) })
     }
 
     /// Applies a `PushBatch` atomically and returns the `PushResult`.

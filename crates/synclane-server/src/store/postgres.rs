@@ -24,6 +24,8 @@ pub struct PostgresStore {
     pool: Pool,
     url: String,
     config: ServerConfig,
+    /// The database's epoch (`sl_meta`), read once: it never changes while the database lives.
+    epoch: std::sync::Arc<str>,
 }
 
 fn db_error(e: impl std::error::Error) -> SyncError {
@@ -76,17 +78,23 @@ impl PostgresStore {
         let manager =
             Manager::from_config(pg_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager).max_size(16).build().map_err(db_error)?;
-        let store = PostgresStore { pool, url: url.to_owned(), config };
+        let mut store = PostgresStore { pool, url: url.to_owned(), config, epoch: "".into() };
         let client = store.client().await?;
         // Two instances starting together must not both create the tables: a lock held until
         // the creating transaction commits orders them.
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7011); {} COMMIT;",
+                "BEGIN; SELECT pg_advisory_xact_lock(7011); {} \
+                 INSERT INTO sl_meta (key, value) \
+                 VALUES ('epoch', substr(md5(random()::text || clock_timestamp()::text), 1, 16)) \
+                 ON CONFLICT (key) DO NOTHING; COMMIT;",
                 include_str!("schema.sql")
             ))
             .await
             .map_err(db_error)?;
+        let row =
+            client.query_one("SELECT value FROM sl_meta WHERE key = 'epoch'", &[]).await.map_err(db_error)?;
+        store.epoch = row.get::<_, String>(0).into();
         Ok(store)
     }
 
@@ -240,7 +248,8 @@ impl PostgresStore {
                 .await
                 .map_err(db_error)?;
         }
-        Ok(assemble_page(&request, rows, limit, to_u64(remaining), version, floor))
+        let page = assemble_page(&request, rows, limit, to_u64(remaining), version, floor);
+        Ok(PullResponse { epoch: Some(self.epoch.to_string()), ..page })
     }
 
     pub async fn update_cursor(

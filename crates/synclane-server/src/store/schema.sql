@@ -35,3 +35,10 @@ CREATE TABLE IF NOT EXISTS sl_devices (
     seen_at BIGINT NOT NULL,
     PRIMARY KEY (workspace, device_id)
 );
+-- Facts about the database itself. `epoch` names its data set: drawn when the database is
+-- created and sent in every pull page, so a device that synced with an earlier database (one
+-- since deleted or replaced) knows that versions it counted there mean nothing here.
+CREATE TABLE IF NOT EXISTS sl_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -16,6 +16,8 @@ use synclane_core::{ErrorCode, SyncError, SyncResult};
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     config: ServerConfig,
+    /// The database's epoch (`sl_meta`), read once: it never changes while the file lives.
+    epoch: Arc<str>,
 }
 
 fn db_error(e: rusqlite::Error) -> SyncError {
@@ -60,7 +62,15 @@ impl SqliteStore {
         )
         .map_err(db_error)?;
         conn.execute_batch(include_str!("schema.sql")).map_err(db_error)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), config })
+        conn.execute(
+            "INSERT OR IGNORE INTO sl_meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))))",
+            [],
+        )
+        .map_err(db_error)?;
+        let epoch: String = conn
+            .query_row("SELECT value FROM sl_meta WHERE key = 'epoch'", [], |r| r.get(0))
+            .map_err(db_error)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), config, epoch: epoch.into() })
     }
 
     /// Runs `work` on the connection in a blocking thread.
@@ -210,6 +220,7 @@ impl SqliteStore {
             Ok(assemble_page(&request, rows, limit, to_u64(remaining), version, floor))
         })
         .await
+        .map(|page| PullResponse { epoch: Some(self.epoch.to_string()), ..page })
     }
 
     pub async fn update_cursor(
