@@ -168,7 +168,7 @@ test('the server\'s error codes come through: 401, 403, 410, 413, 400', async ()
       'payload_too_large',
     );
     await rejectsWith(provider.push({ scope, deviceId: device.deviceId, ops: [{ ...device.put('notes', 'a', 1), payload: [1] }] }), 'invalid_payload');
-    await rejectsWith(provider.updateCursor(scope, device.deviceId, 99), 'invalid_argument');
+    await rejectsWith(provider.updateCursor(scope, device.deviceId, 99), 'cursor_expired');
   });
 });
 

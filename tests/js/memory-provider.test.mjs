@@ -46,7 +46,8 @@ test('errors from the server are SyncError instances with the core code', async 
   const { device, push, pull, provider, scope } = setup();
   await rejectsWith(push([{ ...device.put('notes', 'a', 1), payload: [1, 2] }]), 'invalid_payload');
   await rejectsWith(pull(0, { limit: 0 }), 'invalid_argument');
-  await rejectsWith(provider.updateCursor(scope, 'dev', 99), 'invalid_argument');
+  // A cursor ahead of the server's head means the server lost data: the engine rescans.
+  await rejectsWith(provider.updateCursor(scope, 'dev', 99), 'cursor_expired');
   await rejectsWith(provider.updateCursor(scope, 42, 0), 'invalid_argument');
   await rejectsWith(provider.subscribe({}, [], () => {}), 'invalid_argument');
 });
