@@ -243,7 +243,8 @@ export class SyncEngine {
       this.#channel.onmessage = (message: MessageEvent<ChannelMessage>) => {
         if ('syncRequest' in message.data) {
           // A tab without the loop asked for a sync; the tab that runs it (if this is it) obliges.
-          if (this.#runner.isLeader) void this.#runner.request(message.data.syncRequest);
+          // As a request of the loop's own: dropped once the loop stops, never left unhandled.
+          if (this.#runner.isLeader) this.#runner.wake(message.data.syncRequest);
           return;
         }
         this.#notify({ table: message.data.table, ids: message.data.ids, source: 'other-tab' }, false);
@@ -559,9 +560,12 @@ export class SyncEngine {
   /** Closes the database and stops everything. */
   async close(): Promise<void> {
     this.#closed = true;
+    // Resolves once every sync request under way has ended: none meets a closed database.
     await this.#runner.stop();
     this.#flushBroadcasts();
     this.#channel?.close();
+    // A write still finishing would post on the closed channel, which throws.
+    this.#channel = undefined;
     this.#core.close();
   }
 }

@@ -116,8 +116,21 @@ export class SyncRunner {
   #running: Promise<SyncReport> | undefined;
   #jobs = 0;
   #started = false;
+  /**
+   * Counts starts and stops. Whatever the loop set off itself (a takeover, a timer, a
+   * subscription, a follow-up sync, GC) carries the generation it was set off in and does
+   * nothing once a stop() or a later start() moved past it.
+   */
+  #generation = 0;
   #leader = false;
   #releaseLock: (() => void) | undefined;
+  /** Withdraws the lock request of a start() still waiting for the lock. */
+  #abortLock: AbortController | undefined;
+  /** The last stop(), until it released the lock: a start() meanwhile waits for it. */
+  #stopping: Promise<void> | undefined;
+  /** Requests, takeovers and GC runs under way: stop() waits for them all. */
+  #pending = new Set<Promise<unknown>>();
+  #cancelIdle: (() => void) | undefined;
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #interval: ReturnType<typeof setInterval> | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -198,14 +211,45 @@ export class SyncRunner {
     return { failed: 0, ...view.outbox.totals };
   }
 
-  /** Something made ops due (the app retried a failed op): sync soon if this tab runs the loop. */
+  /**
+   * Something made ops due (the app retried a failed op) or another tab asked for a sync: sync
+   * soon if the loop runs here.
+   */
   wake(trigger: SyncTrigger): void {
-    if (this.#started) void this.request(trigger);
+    if (this.#started) this.#trigger(trigger, this.#generation);
+  }
+
+  /**
+   * A request the loop makes itself (a timer, the interval, the subscription, connectivity,
+   * another tab): dropped once its generation is over. No caller awaits it, so a failure
+   * outside the sync job (which reports its own) is kept for status() rather than left
+   * unhandled.
+   */
+  #trigger(trigger: SyncTrigger, generation: number): void {
+    if (generation !== this.#generation || !this.#started) return;
+    this.#track(this.#request(trigger, generation)).catch((error: unknown) => {
+      if (generation === this.#generation) this.#lastError = toSyncError(error);
+    });
+  }
+
+  /** Keeps `work` in the set stop() waits for until it settles. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#pending.add(work);
+    const done = () => this.#pending.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   /** Asks the policy, and runs a sync when it says start. Resolves when that sync ends. */
-  async request(trigger: SyncTrigger): Promise<SyncDecision & { report?: SyncReport }> {
+  request(trigger: SyncTrigger): Promise<SyncDecision & { report?: SyncReport }> {
+    // An app's own request (syncNow) runs even when the loop is stopped; close() waits for it.
+    return this.#track(this.#request(trigger));
+  }
+
+  async #request(trigger: SyncTrigger, generation?: number): Promise<SyncDecision & { report?: SyncReport }> {
     await this.#refreshState();
+    // The loop's own request, overtaken by a stop() while the outbox was read.
+    if (generation !== undefined && generation !== this.#generation) return { action: 'skip', reason: 'stopped' };
     // From here to setting #running nothing awaits, so two requests cannot both start a sync:
     // the second one sees the first running (the policy's one-sync-at-a-time rule).
     this.#state.syncing = this.#running !== undefined;
@@ -233,11 +277,12 @@ export class SyncRunner {
       return decision;
     }
     if (trigger === 'manual') this.#state.lastManualRequestMs = now;
+    const current = this.#generation;
     this.#running = this.#job(trigger).finally(() => {
       this.#running = undefined;
       const again = this.#rerun;
       this.#rerun = undefined;
-      if (again && this.#started && this.#leader) void this.request(again);
+      if (again && this.#leader) this.#trigger(again, current);
     });
     const report = await this.#running;
     return { ...decision, report };
@@ -664,9 +709,10 @@ export class SyncRunner {
 
   #wakeIn(ms: number, trigger: SyncTrigger): void {
     if (!this.#started || !this.#leader) return;
+    const generation = this.#generation;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      void this.request(trigger);
+      this.#trigger(trigger, generation);
     }, ms + 5);
     this.#timers.add(timer);
   }
@@ -675,14 +721,26 @@ export class SyncRunner {
     const now = Date.now();
     if (!this.#started || now - this.#lastGc < 60_000) return;
     this.#lastGc = now;
+    const generation = this.#generation;
     const run = async () => {
       const started = Date.now();
       const purged = (await this.#core.collectGarbage(this.#options.tombstoneRetentionMs)) as number;
       this.#hooks.emit('sync.gc:action:completed', { workspaceId: this.#workspaceId, purgedTombstones: purged, durationMs: Date.now() - started });
     };
-    const idle = (globalThis as { requestIdleCallback?: (cb: () => void) => void }).requestIdleCallback;
-    if (idle) idle(() => void run().catch(() => undefined));
-    else setTimeout(() => void run().catch(() => undefined), 0);
+    const go = () => {
+      this.#cancelIdle = undefined;
+      // Tracked: close() must not close the database under a running collection.
+      if (generation === this.#generation) void this.#track(run()).catch(() => undefined);
+    };
+    const scope = globalThis as { requestIdleCallback?: (cb: () => void) => number; cancelIdleCallback?: (handle: number) => void };
+    this.#cancelIdle?.();
+    if (scope.requestIdleCallback) {
+      const handle = scope.requestIdleCallback(go);
+      this.#cancelIdle = () => scope.cancelIdleCallback?.(handle);
+    } else {
+      const timer = setTimeout(go, 0);
+      this.#cancelIdle = () => clearTimeout(timer);
+    }
   }
 
   /** A local write happened (here or in another tab). */
@@ -717,35 +775,21 @@ export class SyncRunner {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    const become = async () => {
-      this.#leader = true;
-      await this.#core.recoverInFlight();
-      this.#subscribe(0);
-      this.#interval = setInterval(() => void this.request('interval'), this.#options.intervalMs);
-      void this.request('startup');
-    };
-    const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
-    if (locks) {
-      void locks.request(this.#lockName, () => {
-        if (!this.#started) return undefined;
-        return new Promise<void>((release) => {
-          this.#releaseLock = release;
-          void become();
-        });
-      });
-    } else {
-      void become();
-    }
+    const generation = ++this.#generation;
+    // A stop() still finishing a sync holds the lock until that sync ends: asking for it only
+    // afterwards keeps two generations of this tab from leading at once.
+    if (this.#stopping) void this.#stopping.then(() => this.#lead(generation));
+    else this.#lead(generation);
     if (typeof window !== 'undefined') {
       const online = () => {
         this.#state.online = true;
-        void this.request('online');
+        this.#trigger('online', generation);
       };
       const offline = () => {
         this.#state.online = false;
       };
       const visible = () => {
-        if (document.visibilityState === 'visible') void this.request('visibility');
+        if (document.visibilityState === 'visible') this.#trigger('visibility', generation);
       };
       window.addEventListener('online', online);
       window.addEventListener('offline', offline);
@@ -758,6 +802,48 @@ export class SyncRunner {
     }
   }
 
+  /** Waits for the workspace's lock, then leads until stop() releases it. */
+  #lead(generation: number): void {
+    if (generation !== this.#generation) return;
+    const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
+    if (!locks) {
+      this.#takeOver(generation);
+      return;
+    }
+    const abort = new AbortController();
+    this.#abortLock = abort;
+    locks
+      .request(this.#lockName, { signal: abort.signal }, () => {
+        // Granted to a start() that a stop() has since ended: give it back at once.
+        if (generation !== this.#generation) return undefined;
+        this.#abortLock = undefined;
+        return new Promise<void>((release) => {
+          this.#releaseLock = release;
+          this.#takeOver(generation);
+        });
+      })
+      // An AbortError when stop() withdrew the request.
+      .catch(() => undefined);
+  }
+
+  #takeOver(generation: number): void {
+    this.#leader = true;
+    const become = async () => {
+      try {
+        // The previous leader may have died mid-push: its in-flight ops go back to pending.
+        await this.#core.recoverInFlight();
+      } catch {
+        // The loop runs regardless: its syncs meet the same storage error and report it.
+      }
+      if (generation !== this.#generation) return;
+      this.#subscribe(0, generation);
+      this.#interval = setInterval(() => this.#trigger('interval', generation), this.#options.intervalMs);
+      this.#trigger('startup', generation);
+    };
+    // Tracked: a stop() during the recovery waits for it, and releases the lock once it ends.
+    void this.#track(become());
+  }
+
   #setSubscription(status: SubscriptionStatus, error?: SyncError): void {
     if (status === this.#subscription) return;
     const previous = this.#subscription;
@@ -765,55 +851,93 @@ export class SyncRunner {
     this.#hooks.emit('sync.subscription:action:statusChange', { workspaceId: this.#workspaceId, status, previous, ...(error && { error }) });
   }
 
-  #subscribe(attempt: number): void {
+  #subscribe(attempt: number, generation: number): void {
     const provider = this.#provider();
-    if (!provider || !this.#started) return;
+    if (!provider || generation !== this.#generation) return;
     this.#setSubscription('connecting');
-    provider
-      .subscribe({ workspaceId: this.#workspaceId }, this.#tables, () => {
-        // Changes are a hint: pulling from the cursor applies them in order, with no gap.
-        void this.request('remote');
-      })
-      .then(
-        (unsubscribe) => {
-          if (!this.#started) {
-            unsubscribe();
-            return;
-          }
-          this.#unsubscribe = unsubscribe;
-          this.#setSubscription('connected');
-        },
-        (error: unknown) => {
-          const err = toSyncError(error);
-          this.#setSubscription('disconnected', err);
-          if (attempt + 1 >= this.#options.subscriptionMaxRetries) {
-            this.#hooks.emit('sync.subscription:action:maxRetriesExceeded', { workspaceId: this.#workspaceId, attempts: attempt + 1, error: err });
-            return;
-          }
-          const delay = RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)]!;
-          const timer = setTimeout(() => {
-            this.#timers.delete(timer);
-            this.#subscribe(attempt + 1);
-          }, delay);
-          this.#timers.add(timer);
-        },
+    // A provider that throws instead of rejecting gets the same reconnects.
+    const subscribed = new Promise<() => void>((resolve) => {
+      resolve(
+        provider.subscribe({ workspaceId: this.#workspaceId }, this.#tables, () => {
+          // Changes are a hint: pulling from the cursor applies them in order, with no gap.
+          this.#trigger('remote', generation);
+        }),
       );
+    });
+    subscribed.then(
+      (unsubscribe) => {
+        // Connected after a stop(): nothing else would end this subscription.
+        if (generation !== this.#generation) {
+          try {
+            unsubscribe();
+          } catch {
+            // As in stop(): nothing more to do about it.
+          }
+          return;
+        }
+        this.#unsubscribe = unsubscribe;
+        this.#setSubscription('connected');
+      },
+      (error: unknown) => {
+        if (generation !== this.#generation) return;
+        const err = toSyncError(error);
+        this.#setSubscription('disconnected', err);
+        if (attempt + 1 >= this.#options.subscriptionMaxRetries) {
+          this.#hooks.emit('sync.subscription:action:maxRetriesExceeded', { workspaceId: this.#workspaceId, attempts: attempt + 1, error: err });
+          return;
+        }
+        const delay = RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)]!;
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          this.#subscribe(attempt + 1, generation);
+        }, delay);
+        this.#timers.add(timer);
+      },
+    );
   }
 
-  /** Stops the loop and hands the lock to another tab. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the loop and hands the lock to another tab. Resolves once every request under way
+   * (the app's too) has ended: from then on nothing of the loop runs or calls the provider.
+   */
+  stop(): Promise<void> {
     this.#started = false;
+    this.#generation += 1;
+    this.#abortLock?.abort();
+    this.#abortLock = undefined;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    if (this.#interval) clearInterval(this.#interval);
-    this.#unsubscribe?.();
+    clearInterval(this.#interval);
+    this.#interval = undefined;
+    this.#cancelIdle?.();
+    this.#cancelIdle = undefined;
+    this.#rerun = undefined;
+    const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
+    try {
+      unsubscribe?.();
+    } catch {
+      // The provider failed to end its subscription; the loop stops regardless.
+    }
     this.#setSubscription('disconnected');
     for (const detach of this.#detach.splice(0)) detach();
-    await this.#running?.catch(() => undefined);
-    this.#leader = false;
-    this.#releaseLock?.();
+    // Taken now, so that a takeover finishing later cannot release it a second time.
+    const release = this.#releaseLock;
     this.#releaseLock = undefined;
+    const previous = this.#stopping;
+    const stopping = (async () => {
+      await previous;
+      // A sync under way ends with the lock still held: another tab must not push the same
+      // ops meanwhile. Requests made while waiting are waited for too.
+      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      this.#leader = false;
+      release?.();
+    })();
+    this.#stopping = stopping;
+    void stopping.then(() => {
+      if (this.#stopping === stopping) this.#stopping = undefined;
+    });
+    return stopping;
   }
 
   /** The status view-model. */
