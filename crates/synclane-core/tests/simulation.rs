@@ -43,6 +43,10 @@ struct LocalVersion {
     server_version: Option<u64>,
 }
 
+/// A pull page as delivered: its changes, next cursor, whether more follow, and the epoch of
+/// the server that sent it.
+type DeliveredPage = (Vec<SyncChange<Value>>, u64, bool, Option<String>);
+
 struct Replica {
     device_id: String,
     physical: Rc<Cell<u64>>,
@@ -55,7 +59,7 @@ struct Replica {
     online: bool,
     busy_pushing: bool,
     /// Pages delivered before, with the epoch of the server that sent them, for redelivery.
-    old_pages: Vec<(Vec<SyncChange<Value>>, u64, bool, Option<String>)>,
+    old_pages: Vec<DeliveredPage>,
     ops_written: u64,
     bootstrap_floor: Option<u64>,
     /// The server data set the cursor counts in.
