@@ -1,9 +1,9 @@
 //! `SyncClock`: a device's hybrid logical clock for JavaScript, on the browser's clock. Tools and
 //! custom providers use it to stamp ops exactly as the engine does.
 
-use crate::error::to_js_error;
-use crate::interop::now_ms;
 use synclane_core::hlc::{ClockPolicy, HybridClock, MergeOutcome};
+use synclane_js::error::to_js_error;
+use synclane_js::interop::now_ms;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]

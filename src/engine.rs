@@ -3,23 +3,22 @@
 //! per batch and returns a Promise.
 
 use crate::changes::parse_changes;
-use crate::error::to_js_error;
-use crate::interop::now_ms;
+use crate::idb;
 use crate::options::OpenOptions;
 use crate::payload::JsPayload;
 use crate::results;
 use crate::store::outbox::{self as idb_outbox, FailedOpAction, Settlement};
 use crate::store::records::{app_record, from_stored, StoredEntry};
-use crate::store::remote::{apply_remote, PageEnd, CURSOR_STATE};
+use crate::store::remote::{apply_remote, PageEnd};
 use crate::store::rescan;
+use crate::store::rows::{
+    parse_state, read_state, read_state_request, read_totals, totals_from_row, write_state, CURSOR_STATE,
+    DEVICE_STATE, LEGACY_CLOCK_STATE, OUTBOX_TOTALS,
+};
 use crate::store::schema::{PENDING_OPS, SYNC_STATE};
-use crate::store::write::{
-    read_totals, totals_from_row, write_batch, LocalWrite, LEGACY_CLOCK_STATE, OUTBOX_TOTALS,
-};
-use crate::store::{
-    object_store, parse_state, read_result, read_state, read_state_request, write_state, Store,
-};
-use crate::{idb, store};
+use crate::store::tx::{commit, object_store, read_result};
+use crate::store::write::{write_batch, LocalWrite};
+use crate::store::Store;
 use js_sys::{Array, Promise, Reflect};
 use std::cell::RefCell;
 use std::future::Future;
@@ -32,11 +31,11 @@ use synclane_core::hlc::{ClockPolicy, HlcStamp, HybridClock};
 use synclane_core::outbox::{OutboxConfig, PushOutcome};
 use synclane_core::validate::{validate_remote_batch, RawChange, ValidationContext};
 use synclane_core::{ChangeStamp, ErrorCode, OpKind, Quoted, SyncError, SyncResult};
+use synclane_js::error::to_js_error;
+use synclane_js::interop::now_ms;
 use synclane_js::read::{read_error, Fields};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-
-const DEVICE_STATE: &str = "device";
 
 struct Inner {
     store: Rc<Store>,
@@ -221,7 +220,7 @@ impl EngineCore {
     ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let next_cursor = crate::interop::version_arg(next_cursor, "nextCursor")?;
+            let next_cursor = synclane_js::interop::version_arg(next_cursor, "nextCursor")?;
             apply_changes(inner, changes, Some(PageEnd { next_cursor, has_more, epoch })).await
         })
     }
@@ -292,7 +291,7 @@ impl EngineCore {
         promise(async move {
             let options = crate::store::inspect::InspectOptions::from_js(options)?;
             store.ready().await?;
-            crate::store::inspect::inspect(&store, options).await
+            Ok(results::inspection(&crate::store::inspect::inspect(&store, options).await?))
         })
     }
 
@@ -452,7 +451,7 @@ impl EngineCore {
     pub fn collect_garbage(&self, retention_ms: f64) -> Promise {
         let store = self.inner.borrow().store.clone();
         promise(async move {
-            let retention = crate::interop::version_arg(retention_ms, "retentionMs")?;
+            let retention = synclane_js::interop::version_arg(retention_ms, "retentionMs")?;
             store.ready().await?;
             let purged = crate::store::gc::collect(&store, retention, now_ms()).await?;
             Ok(JsValue::from_f64(purged as f64))
@@ -531,7 +530,7 @@ impl EngineCore {
             (None, None) => random_id()?,
         };
         write_state(&tx, DEVICE_STATE, &JsValue::from_str(&device_id))?;
-        store::commit(&tx, "saving the device id").await?;
+        commit(&tx, "saving the device id").await?;
         let defaults = ClockPolicy::default();
         let policy = ClockPolicy {
             max_drift_ms: options
@@ -657,7 +656,7 @@ fn parse_settlements(value: &JsValue) -> SyncResult<Vec<Settlement>> {
         .enumerate()
         .map(|(index, item)| {
             let field = |name: &str| Reflect::get(&item, &name.into()).unwrap_or(JsValue::UNDEFINED);
-            let seq = crate::interop::version_arg(field("seq").as_f64().unwrap_or(-1.0), "seq")?;
+            let seq = synclane_js::interop::version_arg(field("seq").as_f64().unwrap_or(-1.0), "seq")?;
             let op_id = field("opId").as_string().ok_or_else(|| {
                 SyncError::invalid_argument(format!("settlement #{index}: opId must be a string"))
             })?;

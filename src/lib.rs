@@ -16,8 +16,6 @@ mod query;
 mod results;
 mod store;
 
-use synclane_js::{error, interop};
-
 pub use clock::SyncClock;
 pub use engine::EngineCore;
 pub use synclane_core as core;

@@ -1,11 +1,11 @@
 //! The core's sync policy and status view-model, for the TypeScript loop: it keeps the policy
 //! state and asks these functions; it never interprets timestamps itself.
 
-use crate::error::to_js_error;
 use crate::store::records::read_sync_error;
 use synclane_core::policy::{evaluate, PolicyConfig, PolicyState, SyncTrigger};
 use synclane_core::status::{derive_status, StatusInput, SyncProgress};
 use synclane_core::{ErrorCode, Quoted, SyncError, SyncResult};
+use synclane_js::error::to_js_error;
 use synclane_js::read::{read_error, read_options, Fields, ReadResult};
 use wasm_bindgen::prelude::*;
 
@@ -71,7 +71,7 @@ pub fn evaluate_policy(
             .map_err(read_error("policy state", ErrorCode::InvalidArgument))?;
         let trigger = SyncTrigger::parse(trigger)
             .ok_or_else(|| SyncError::invalid_argument(format!("unknown trigger {}", Quoted(trigger))))?;
-        let now = crate::interop::version_arg(now_ms.floor(), "nowMs")?;
+        let now = synclane_js::interop::version_arg(now_ms.floor(), "nowMs")?;
         Ok(crate::results::decision(&evaluate(&state, trigger, now, &config(policy_config)?)))
     };
     run().map_err(to_js_error)
@@ -84,7 +84,7 @@ pub fn derive_status_js(input: JsValue, now_ms: f64, policy_config: JsValue) -> 
         let input = Fields::of(input)
             .and_then(|f| read_status_input(&f))
             .map_err(read_error("status input", ErrorCode::InvalidArgument))?;
-        let now = crate::interop::version_arg(now_ms.floor(), "nowMs")?;
+        let now = synclane_js::interop::version_arg(now_ms.floor(), "nowMs")?;
         Ok(crate::results::status(&derive_status(&input, now, &config(policy_config)?)))
     };
     run().map_err(to_js_error)

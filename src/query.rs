@@ -2,7 +2,7 @@
 
 use crate::idb;
 use crate::payload::JsPayload;
-use crate::store::object_store;
+use crate::store::tx::object_store;
 use synclane_core::{Quoted, SyncError, SyncResult};
 use synclane_js::read::read_options;
 use wasm_bindgen::JsValue;

@@ -2,68 +2,27 @@
 //! `synclane_js::write` (for the same reason the module reads without serde: see
 //! `synclane_js::read`). The shapes are the ones the TypeScript types declare; optional fields
 //! are left out when empty, except where the type says `null`.
+//!
+//! This is the one module that turns the store's reports into results; the store never imports
+//! it. Where a result has the form of a row the store keeps (the cursor, the outbox totals, the
+//! staging progress, a stamp, an error), it is built by the store's own builder in
+//! `store::rows`, so each shape is written once.
 
+use crate::store::inspect::Inspection;
 use crate::store::outbox::{PushPreview, SettleReport};
 use crate::store::records::StoredEntry;
-use crate::store::remote::{ApplyReport, Conflict, ConflictSide};
-use crate::store::rescan::{RescanReport, StagingState};
-use crate::store::write::OutboxTotals;
-use synclane_core::cursor::CursorState;
+use crate::store::remote::ApplyReport;
+use crate::store::rescan::RescanReport;
+use crate::store::rows::{error, stamp};
 use synclane_core::plan::{PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
 use synclane_core::policy::SyncDecision;
 use synclane_core::status::SyncStatus;
-use synclane_core::{ChangeStamp, SyncError};
 use synclane_js::write::{list, strings, Out};
 use wasm_bindgen::JsValue;
 
-/// `{ count, bytes, failed, inFlight }`.
-pub fn totals(t: &OutboxTotals) -> JsValue {
-    Out::new()
-        .num("count", t.count)
-        .num("bytes", t.bytes)
-        .num("failed", t.failed)
-        .num("inFlight", t.in_flight)
-        .into_js()
-}
-
-/// `{ phase, cursor }`.
-pub fn cursor(c: &CursorState) -> JsValue {
-    Out::new().text("phase", c.phase.as_str()).num("cursor", c.cursor).into_js()
-}
-
-/// `{ nextCursor, received, expectedTotal: number | null, retentionFloor, complete }`.
-pub fn staging(s: &StagingState) -> JsValue {
-    let out = Out::new()
-        .num("nextCursor", s.next_cursor)
-        .num("received", s.received)
-        .num_or_null("expectedTotal", s.expected_total)
-        .num("retentionFloor", s.retention_floor)
-        .flag("complete", s.complete);
-    match &s.epoch {
-        Some(epoch) => out.text("epoch", epoch),
-        None => out,
-    }
-    .into_js()
-}
-
-/// `{ clock, hlc, deviceId, opId }`.
-pub fn stamp(s: &ChangeStamp) -> JsValue {
-    Out::new()
-        .num("clock", s.clock)
-        .text("hlc", &s.hlc)
-        .text("deviceId", &s.device_id)
-        .text("opId", &s.op_id)
-        .into_js()
-}
-
-/// `{ code, message, retryAfterMs? }`.
-pub fn error(e: &SyncError) -> JsValue {
-    Out::new()
-        .text("code", e.code.as_str())
-        .text("message", &e.message)
-        .opt_num("retryAfterMs", e.retry_after_ms)
-        .into_js()
-}
+/// `{ phase, cursor }`, `{ count, bytes, failed, inFlight }` and `{ nextCursor, received,
+/// expectedTotal: number | null, retentionFloor, complete, epoch? }`: as the store keeps them.
+pub use crate::store::rows::{cursor, staging, totals};
 
 /// An outbox entry without its payload, as tools list it.
 pub fn entry(e: &StoredEntry) -> JsValue {
@@ -168,24 +127,6 @@ pub fn rescan_report(r: &RescanReport) -> JsValue {
     .into_js()
 }
 
-fn conflict_side(s: &ConflictSide) -> JsValue {
-    Out::new().text("op", s.op.as_str()).set("stamp", &stamp(&s.stamp)).into_js()
-}
-
-/// A conflict as logged and reported.
-pub fn conflict(c: &Conflict) -> JsValue {
-    Out::new()
-        .text("tableName", &c.table_name)
-        .text("pk", &c.pk)
-        .set("local", &conflict_side(&c.local))
-        .set("remote", &conflict_side(&c.remote))
-        .text("winner", c.winner)
-        .flag("localPending", c.local_pending)
-        .flag("duringBootstrap", c.during_bootstrap)
-        .num("at", c.at)
-        .into_js()
-}
-
 /// `{ applied, conflicts, echoes, identical, stale, cursor, cursorMoved }`; `applied` and
 /// `conflicts` are the JavaScript arrays the apply built.
 pub fn applied(r: &ApplyReport) -> Out {
@@ -197,6 +138,16 @@ pub fn applied(r: &ApplyReport) -> Out {
         .num("stale", u64::from(r.stale))
         .set("cursor", &cursor(&r.cursor))
         .flag("cursorMoved", r.cursor_moved)
+}
+
+/// `{ outbox: { entries, totals }, tombstones, conflicts: { entries, total }, cursor }`.
+pub fn inspection(i: &Inspection) -> JsValue {
+    Out::new()
+        .set("outbox", &Out::new().set("entries", &i.entries).set("totals", &i.totals).into_js())
+        .set("tombstones", &i.tombstones)
+        .set("conflicts", &Out::new().set("entries", &i.conflicts).set("total", &i.conflict_total).into_js())
+        .set("cursor", &i.cursor)
+        .into_js()
 }
 
 /// `{ action, reason, cooldownMs?, blockedUntilMs? }`.

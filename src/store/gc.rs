@@ -1,9 +1,10 @@
 //! Local tombstone garbage collection, by the core's eligibility rule.
 
 use super::records::{from_stored, Tombstone};
-use super::remote::CURSOR_STATE;
+use super::rows::{read_state, record_key, CURSOR_STATE};
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{abort, commit, object_store, read_state, record_key, Store};
+use super::tx::{abort, commit, object_store};
+use super::Store;
 use crate::idb;
 use js_sys::Array;
 use synclane_core::cursor::CursorState;

@@ -2,12 +2,12 @@
 //! outbox, its totals, the tombstone count, the latest conflicts and the cursor, in one
 //! transaction. Sizes are bounded so a tool stays fast whatever the outbox holds.
 
-use super::remote::CURSOR_STATE;
+use super::rows::{self, parse_state, read_state_request, totals_from_row, CURSOR_STATE, OUTBOX_TOTALS};
 use super::schema::{CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::write::{totals_from_row, OUTBOX_TOTALS};
-use super::{object_store, parse_state, read_state_request, Store};
+use super::tx::object_store;
+use super::Store;
 use crate::idb;
-use js_sys::{Object, Reflect};
+use js_sys::Reflect;
 use synclane_core::cursor::CursorState;
 use synclane_core::SyncResult;
 use synclane_js::read::read_options;
@@ -43,12 +43,26 @@ impl InspectOptions {
     }
 }
 
-fn set(target: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(target, &key.into(), value);
+/// What the store holds, as tools see it: stored objects and rows in their stored form, already
+/// JavaScript values (a report of Rust values, moved through the futures, cost the wasm some
+/// 200 bytes gzipped). `crate::results::inspection` assembles them.
+pub struct Inspection {
+    /// The head of the outbox, in queue order (payloads included).
+    pub entries: JsValue,
+    /// The outbox totals row's counts (`rows::totals`).
+    pub totals: JsValue,
+    /// How many tombstones the store holds.
+    pub tombstones: JsValue,
+    /// The latest conflicts logged, oldest first.
+    pub conflicts: JsValue,
+    /// How many conflicts the log holds.
+    pub conflict_total: JsValue,
+    /// The cursor row (`rows::cursor`).
+    pub cursor: JsValue,
 }
 
-/// `{ outbox: { entries, totals }, tombstones, conflicts: { entries, total }, cursor }`.
-pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsValue> {
+/// Reads the [`Inspection`] in one read-only transaction.
+pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<Inspection> {
     let tx = store.transaction(&[PENDING_OPS, SYNC_STATE, TOMBSTONES, CONFLICTS], false)?;
     let err = |what: &'static str| move |e: JsValue| idb::storage_error(what, &e);
     let totals_req = read_state_request(&tx, OUTBOX_TOTALS)?;
@@ -91,16 +105,12 @@ pub async fn inspect(store: &Store, options: InspectOptions) -> SyncResult<JsVal
         idb::request(&req, "reading conflicts").await?
     };
 
-    let outbox = Object::new();
-    set(&outbox, "entries", &entries);
-    set(&outbox, "totals", &crate::results::totals(&totals));
-    let conflict_view = Object::new();
-    set(&conflict_view, "entries", &recent);
-    set(&conflict_view, "total", &conflict_total);
-    let out = Object::new();
-    set(&out, "outbox", &outbox);
-    set(&out, "tombstones", &tombstones);
-    set(&out, "conflicts", &conflict_view);
-    set(&out, "cursor", &crate::results::cursor(&cursor));
-    Ok(out.into())
+    Ok(Inspection {
+        entries,
+        totals: rows::totals(&totals),
+        tombstones,
+        conflicts: recent,
+        conflict_total,
+        cursor: rows::cursor(&cursor),
+    })
 }

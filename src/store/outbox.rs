@@ -3,9 +3,10 @@
 //! `transition`); this file reads and writes entries around it.
 
 use super::records::{from_stored, StoredEntry};
+use super::rows::{self, read_totals, record_key, write_totals, OutboxTotals};
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE};
-use super::write::{read_totals, write_totals, OutboxTotals};
-use super::{abort, commit, object_store, record_key, Store};
+use super::tx::{abort, commit, object_store};
+use super::Store;
 use crate::idb;
 use js_sys::{Array, Reflect};
 use synclane_core::change::PendingOp;
@@ -113,7 +114,7 @@ fn put_entry(tx: &IdbTransaction, value: &JsValue, entry: &StoredEntry) -> SyncR
         .and_then(|_| set("attempts", &JsValue::from_f64(f64::from(entry.attempts))))
         .and_then(|_| set("nextAttemptAt", &JsValue::from_f64(entry.next_attempt_at as f64)))
         .and_then(|_| match &entry.last_error {
-            Some(error) => set("lastError", &crate::results::error(error)),
+            Some(error) => set("lastError", &rows::error(error)),
             None => Reflect::delete_property(value.unchecked_ref_object(), &"lastError".into()).map(|_| ()),
         });
     written.map_err(|e| idb::storage_error("updating the outbox", &e))?;

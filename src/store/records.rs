@@ -6,10 +6,7 @@
 //! `[tableName, pk]`.
 
 use super::js_objects::{self, JsRecordKey, JsStrings};
-use crate::payload::JsPayload;
 use js_sys::{Object, Reflect};
-use synclane_core::change::SyncChange;
-use synclane_core::cursor::{CursorPhase, CursorState};
 use synclane_core::outbox::OpState;
 use synclane_core::{ChangeStamp, ErrorCode, OpKind, SyncError, SyncResult};
 use synclane_js::read::{Fields, ReadResult};
@@ -277,28 +274,6 @@ impl Stored for StoredEntry {
             byte_size: f.uint("byteSize")?,
             created_at: f.uint("createdAt")?,
             last_error: f.opt_object("lastError")?.map(|e| read_sync_error(&e)).transpose()?,
-        })
-    }
-}
-
-impl Stored for CursorState {
-    fn read(value: JsValue) -> ReadResult<Self> {
-        let f = Fields::of(value)?;
-        Ok(CursorState { phase: f.named("phase", CursorPhase::parse)?, cursor: f.uint("cursor")? })
-    }
-}
-
-/// A change staged by a rescan, as `stage_page` stored it.
-impl Stored for SyncChange<JsPayload> {
-    fn read(value: JsValue) -> ReadResult<Self> {
-        let f = Fields::of(value)?;
-        Ok(SyncChange {
-            table_name: f.string("tableName")?,
-            pk: f.string("pk")?,
-            op: f.named("op", OpKind::parse)?,
-            payload: f.get("payload").map(JsPayload),
-            server_version: f.uint("serverVersion")?,
-            stamp: read_stamp(&f.object("stamp")?)?,
         })
     }
 }

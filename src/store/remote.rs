@@ -1,63 +1,27 @@
 //! Applying a batch of remote changes: every change decided by the core's rule, written with
 //! the cursor advance in one transaction. Conflicts are logged in the same transaction.
 
+use super::batch::{probe_occupancy, StoreSizes, TimeSlicer};
 use super::js_objects::{self, JsRecordKey, JsStrings};
 use super::records::{
-    has_meta, local_version, op_index, put_record, stored_tombstone, LocalVersion, StoredMeta,
+    has_meta, local_version, op_index, put_record, stored_tombstone, LocalVersion, StoredMeta, META_FIELD,
+};
+use super::rows::{
+    self, epoch_from_row, parse_state, read_state_request, write_cursor, write_epoch, Conflict, ConflictSide,
+    CURSOR_STATE, SERVER_EPOCH,
 };
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{
-    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_result,
-    read_state_request, write_state, BatchTables, Store, StoreSizes, TimeSlicer,
-};
+use super::tx::{abort, add_store_names, commit, object_store, read_result, BatchTables};
+use super::Store;
 use crate::idb;
 use crate::payload::JsPayload;
 use std::collections::HashMap;
 use synclane_core::apply::{decide_remote, RemoteDecision};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::{CursorPhase, CursorState};
-use synclane_core::{ChangeStamp, OpKind, SyncResult, VersionRef};
+use synclane_core::{OpKind, SyncResult, VersionRef};
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransaction;
-
-pub const CURSOR_STATE: &str = "cursor";
-/// The `_sync_state` row naming the server data set the cursor counts in (`PullResponse::epoch`).
-pub const SERVER_EPOCH: &str = "serverEpoch";
-
-/// Writes the cursor row of `_sync_state`.
-pub fn write_cursor(tx: &IdbTransaction, cursor: &CursorState) -> SyncResult<()> {
-    write_state(tx, CURSOR_STATE, &crate::results::cursor(cursor))
-}
-
-/// The epoch of the server row a request returned (`None` before a server named one).
-pub fn epoch_from_row(row: &JsValue) -> Option<String> {
-    js_sys::Reflect::get(row, &"value".into()).ok().and_then(|v| v.as_string())
-}
-
-/// Writes the server epoch row of `_sync_state`.
-pub fn write_epoch(tx: &IdbTransaction, epoch: &str) -> SyncResult<()> {
-    write_state(tx, SERVER_EPOCH, &JsValue::from_str(epoch))
-}
-
-/// One side of a conflict.
-#[derive(Debug, Clone)]
-pub struct ConflictSide {
-    pub op: OpKind,
-    pub stamp: ChangeStamp,
-}
-
-/// A conflict, as logged and reported.
-#[derive(Debug, Clone)]
-pub struct Conflict {
-    pub table_name: String,
-    pub pk: String,
-    pub local: ConflictSide,
-    pub remote: ConflictSide,
-    pub winner: &'static str,
-    pub local_pending: bool,
-    pub during_bootstrap: bool,
-    pub at: u64,
-}
 
 /// What applying a batch did.
 #[derive(Debug, Clone)]
@@ -305,11 +269,7 @@ async fn apply_in(
                     if stored.op_id == change.stamp.op_id && stored.server_version.is_none() {
                         match &state.local {
                             LocalVersion::Live(_) => {
-                                let _ = js_sys::Reflect::set(
-                                    &state.record,
-                                    &super::records::META_FIELD.into(),
-                                    &meta_js(),
-                                );
+                                let _ = js_sys::Reflect::set(&state.record, &META_FIELD.into(), &meta_js());
                                 table.put(&state.record).map_err(err("updating a record"))?;
                                 state.local = LocalVersion::Live(meta.clone());
                             }
@@ -344,7 +304,7 @@ async fn apply_in(
                     at: now_ms,
                 };
                 // One object serves the log and the report.
-                let logged = crate::results::conflict(&conflict);
+                let logged = rows::conflict(&conflict);
                 conflicts_store.add(&logged).map_err(err("logging a conflict"))?;
                 report.conflicts.push(&logged);
             }

@@ -8,12 +8,13 @@ use super::records::{
     app_record, from_stored, local_version, put_new_entry, put_record, stamp_to_js, stored_tombstone,
     LocalVersion, StoredEntry, Tombstone,
 };
-use super::remote::{epoch_from_row, write_cursor, write_epoch, CURSOR_STATE, SERVER_EPOCH};
-use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
-use super::write::{totals_from_row, write_totals, OUTBOX_TOTALS};
-use super::{
-    in_tx, object_store, read_state, read_state_request, record_key, write_state, BatchTables, Store,
+use super::rows::{
+    epoch_from_row, read_state, read_state_request, staged_row, totals_from_row, write_cursor, write_epoch,
+    write_staging, write_totals, StagingState, CURSOR_STATE, OUTBOX_TOTALS, SERVER_EPOCH, STAGING_STATE,
 };
+use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
+use super::tx::{in_tx, object_store, BatchTables};
+use super::Store;
 use crate::idb;
 use crate::payload::JsPayload;
 use js_sys::{Array, Reflect};
@@ -28,38 +29,6 @@ use synclane_core::{OpKind, SyncError, SyncResult};
 use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransaction;
-
-const STAGING_STATE: &str = "staging";
-
-/// Progress of the staging, kept with the staged pages.
-#[derive(Debug, Clone, Default)]
-pub struct StagingState {
-    /// Where the next page must start (pages are contiguous).
-    pub next_cursor: u64,
-    /// Changes received so far (a record updated during the rescan may come twice).
-    pub received: u64,
-    /// What the first page said was there to pull, when the provider says.
-    pub expected_total: Option<u64>,
-    /// The retention floor the first page reported (sent with the next pages).
-    pub retention_floor: u64,
-    pub complete: bool,
-    /// The server data set the pages come from (the first page's `epoch`; all must agree).
-    pub epoch: Option<String>,
-}
-
-impl super::records::Stored for StagingState {
-    fn read(value: JsValue) -> ReadResult<Self> {
-        let f = Fields::of(value)?;
-        Ok(StagingState {
-            next_cursor: f.uint("nextCursor")?,
-            received: f.uint("received")?,
-            expected_total: f.opt_uint("expectedTotal")?,
-            retention_floor: f.uint("retentionFloor")?,
-            complete: f.flag("complete")?,
-            epoch: f.opt_string("epoch")?,
-        })
-    }
-}
 
 /// What the swap changed.
 #[derive(Debug, Clone)]
@@ -460,26 +429,4 @@ pub async fn abort_rescan(store: &Store) -> SyncResult<CursorState> {
 pub async fn staging_state(store: &Store) -> SyncResult<StagingState> {
     let tx = store.transaction(&[SYNC_STATE], false)?;
     Ok(read_state(&tx, STAGING_STATE).await?.unwrap_or_default())
-}
-
-/// A staged change as stored (read back by `records::Stored for SyncChange`), keyed by
-/// `[tableName, pk]`.
-fn staged_row(change: &SyncChange<JsPayload>) -> JsValue {
-    let out = synclane_js::write::Out::new()
-        .set("key", &record_key(&change.table_name, &change.pk))
-        .text("tableName", &change.table_name)
-        .text("pk", &change.pk)
-        .text("op", change.op.as_str())
-        .num("serverVersion", change.server_version)
-        .set("stamp", &crate::results::stamp(&change.stamp));
-    match &change.payload {
-        Some(payload) => out.set("payload", &payload.0),
-        None => out,
-    }
-    .into_js()
-}
-
-/// Writes the staging progress row.
-fn write_staging(tx: &IdbTransaction, state: &StagingState) -> SyncResult<()> {
-    write_state(tx, STAGING_STATE, &crate::results::staging(state))
 }

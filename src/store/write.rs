@@ -1,23 +1,22 @@
 //! The local write path: stamp each op, write the record (or its tombstone) and its coalesced
 //! outbox entry in one transaction. Either all of a batch lands or none of it does.
 
+use super::batch::{probe_occupancy, Occupancy, StoreSizes, TimeSlicer};
 use super::js_objects::{capture_op, JsRecordKey, JsStrings};
 use super::records::{
-    from_stored, local_version, op_index, put_local_record, put_new_entry, set, stamp_to_js,
-    stored_tombstone, StoredEntry,
+    from_stored, local_version, op_index, put_local_record, put_new_entry, stamp_to_js, stored_tombstone,
+    StoredEntry,
 };
+use super::rows::{read_state_request, totals_from_row, write_totals, OutboxTotals, OUTBOX_TOTALS};
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::{
-    abort, add_store_names, commit, object_store, parse_state, probe_occupancy, read_result,
-    read_state_request, write_state, BatchTables, Occupancy, Store, StoreSizes, TimeSlicer,
-};
+use super::tx::{abort, add_store_names, commit, object_store, read_result, BatchTables};
+use super::Store;
 use crate::idb;
 use std::collections::HashMap;
 use synclane_core::hlc::HlcStamp;
 use synclane_core::outbox::{coalesce_with, Coalesce, OpState};
 use synclane_core::{next_clock, ChangeStamp, OpKind, SyncResult};
-use synclane_js::read::{Fields, ReadResult};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use web_sys::IdbTransaction;
 
 /// One local write, already checked for shape by the caller.
@@ -29,71 +28,6 @@ pub struct LocalWrite {
     pub op: OpKind,
     /// The app's record for a put.
     pub record: Option<JsValue>,
-}
-
-/// Running totals of the outbox, kept in `_sync_state` in the same transactions as the entries.
-///
-/// The row also keeps the newest stamp a local write issued (`lastHlc`), from which the clock
-/// resumes after a restart: every local write puts this row anyway, and a row of the clock's own
-/// cost each single write one more put (about an eighth of its time). Read and write the row
-/// with [`read_totals`], [`totals_from_row`] and [`write_totals`], which carry the stamp over;
-/// `results::totals` (what JavaScript is handed) gives the counts alone.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OutboxTotals {
-    pub count: u64,
-    pub bytes: u64,
-    /// Entries in the `failed` state (so status need not read the whole outbox).
-    pub failed: u64,
-    /// Entries in flight (so taking a batch can read the head of the queue only).
-    pub in_flight: u64,
-    /// The newest stamp a local write issued (`None` before the first one).
-    pub last_hlc: Option<HlcStamp>,
-}
-
-impl super::records::Stored for OutboxTotals {
-    fn read(value: JsValue) -> ReadResult<Self> {
-        let f = Fields::of(value)?;
-        Ok(OutboxTotals {
-            count: f.uint("count")?,
-            bytes: f.uint("bytes")?,
-            failed: f.opt_uint("failed")?.unwrap_or(0),
-            in_flight: f.opt_uint("inFlight")?.unwrap_or(0),
-            last_hlc: None,
-        })
-    }
-}
-
-pub const OUTBOX_TOTALS: &str = "outbox";
-/// The clock's own row, which databases written before the clock moved into the outbox row
-/// still hold: the clock resumes from the later of the two.
-pub const LEGACY_CLOCK_STATE: &str = "clock";
-const LAST_HLC: &str = "lastHlc";
-
-/// Reads the outbox row of `_sync_state` from the row a request returned.
-pub fn totals_from_row(row: JsValue) -> SyncResult<OutboxTotals> {
-    let mut totals: OutboxTotals = parse_state(row.clone(), OUTBOX_TOTALS)?.unwrap_or_default();
-    if !row.is_undefined() {
-        let value = js_sys::Reflect::get(&row, &"value".into()).unwrap_or_default();
-        let last = js_sys::Reflect::get(&value, &LAST_HLC.into()).unwrap_or_default();
-        // An unreadable stamp only loses the restart hint; the counts are what matter here.
-        totals.last_hlc = last.as_string().and_then(|text| HlcStamp::parse(&text).ok());
-    }
-    Ok(totals)
-}
-
-/// Reads the outbox row of `_sync_state`.
-pub async fn read_totals(tx: &IdbTransaction) -> SyncResult<OutboxTotals> {
-    let req = read_state_request(tx, OUTBOX_TOTALS)?;
-    totals_from_row(idb::request(&req, "reading sync state").await?)
-}
-
-/// Writes the outbox row of `_sync_state`, its stamp included.
-pub fn write_totals(tx: &IdbTransaction, totals: &OutboxTotals) -> SyncResult<()> {
-    let value = crate::results::totals(totals);
-    if let Some(last) = &totals.last_hlc {
-        set(value.unchecked_ref(), LAST_HLC, &JsValue::from_str(&last.encode()))?;
-    }
-    write_state(tx, OUTBOX_TOTALS, &value)
 }
 
 /// The result of a batch.
