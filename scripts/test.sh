@@ -19,6 +19,8 @@ step() {
 
 step "format (cargo fmt --check)" cargo fmt --all -- --check
 step "lint (clippy -D warnings)" cargo clippy --workspace --all-targets -- -D warnings
+step "import cycles (Rust)" node scripts/check-cycles.mjs
+step "import cycles (TypeScript)" node node_modules/madge/bin/cli.js --circular --no-spinner js/src
 # Includes the deterministic simulation (500 seeds; SYNCLANE_SIM_SEEDS=N for more).
 step "native tests (core, simulation)" cargo test --workspace
 step "browser tests (wasm-pack, headless Chromium)" \

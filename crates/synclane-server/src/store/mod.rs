@@ -4,28 +4,16 @@
 
 mod postgres;
 mod sqlite;
+mod stats;
 mod view;
 
 use crate::stream::Hub;
-use serde::Serialize;
 use synclane_core::change::{PullRequest, PullResponse, PushBatch, PushResult, SyncScope};
 use synclane_core::server_rules::{check_scope, validate_push, ServerConfig};
 use synclane_core::SyncResult;
 
+pub use stats::WorkspaceStats;
 pub use view::Payload;
-
-/// Counts for tests, operators and dashboards.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkspaceStats {
-    pub version: u64,
-    pub floor: u64,
-    pub records: u64,
-    pub tombstones: u64,
-    pub devices: u64,
-    /// Op ids remembered for deduplication.
-    pub ops: u64,
-}
 
 #[derive(Clone)]
 pub enum Store {

@@ -3,8 +3,8 @@
 //! order across instances; a pull reads in one snapshot (`REPEATABLE READ`), so its rows and
 //! the head it reports agree. Pushes that applied something `NOTIFY` every instance.
 
+use super::stats::WorkspaceStats;
 use super::view::{to_i64, to_u64, Payload, PushView, RecordRow};
-use super::WorkspaceStats;
 use crate::stream::Hub;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::StreamExt;

@@ -2,8 +2,8 @@
 //! SQLite has one writer at a time anyway; a push takes the write lock for its whole batch
 //! (`BEGIN IMMEDIATE`), so versions are handed out in commit order.
 
+use super::stats::WorkspaceStats;
 use super::view::{to_i64, to_u64, Payload, PushView, RecordRow};
-use super::WorkspaceStats;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::sync::{Arc, Mutex};
 use synclane_core::change::{PullRequest, PullResponse, PushBatch, PushResult, SyncScope};
