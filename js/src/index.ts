@@ -25,7 +25,7 @@ export type {
   SyncPayload,
   SyncProvider,
   SyncScope,
-} from './types.js';
+} from './types/protocol.js';
 export {
   isSyncError,
   isSyncErrorCode,

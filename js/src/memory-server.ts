@@ -7,7 +7,7 @@
  */
 
 import init, { initSync, MemorySyncServer as WasmMemorySyncServer } from './wasm/synclane_memory.js';
-import type { PullRequest, PullResponse, PushBatch, PushResult } from './types.js';
+import type { PullRequest, PullResponse, PushBatch, PushResult } from './types/protocol.js';
 import { wasmLoader, type SynclaneInitInput } from './wasm-loader.js';
 
 const memoryModule = wasmLoader(init, initSync);

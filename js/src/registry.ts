@@ -9,7 +9,7 @@
  */
 
 import { SyncError } from './errors.js';
-import type { SyncProvider } from './types.js';
+import type { SyncProvider } from './types/protocol.js';
 
 /** Options of {@link registerSyncProvider}. */
 export interface RegisterSyncProviderOptions {

@@ -10,60 +10,16 @@
 
 import type { EngineCore } from './wasm/synclane.js';
 import { deriveStatus, evaluatePolicy } from './wasm/synclane.js';
-import type { HookEmitter, SyncHookMap, SyncPhase, SyncTrigger, SubscriptionStatus } from './hooks.js';
+import type { HookEmitter } from './hooks.js';
 import { SyncError, isTransient, toSyncError } from './errors.js';
-import type { PendingOp, PullResponse, PushResult, SyncChange, SyncProvider, SyncScope } from './types.js';
+import type { PendingOp, PullResponse, PushResult, SyncChange, SyncProvider, SyncScope } from './types/protocol.js';
+import type { SyncHookMap } from './types/hooks.js';
+import type { SubscriptionStatus, SyncDecision, SyncLoopOptions, SyncPhase, SyncReport, SyncStatus, SyncTrigger } from './types/sync.js';
+
+export type { SyncDecision, SyncLoopOptions, SyncReport, SyncStatus } from './types/sync.js';
 
 /** The size of a bootstrap's first page (at most `pullLimit`). */
 const FIRST_BOOTSTRAP_PAGE = 100;
-
-/** The policy's answer to a sync request. */
-export interface SyncDecision {
-  action: 'start' | 'skip' | 'block';
-  reason: string;
-  cooldownMs?: number;
-  blockedUntilMs?: number;
-}
-
-/** What a started sync did. */
-export interface SyncReport {
-  trigger: SyncTrigger;
-  pushed: number;
-  pulled: number;
-  applied: number;
-  conflicts: number;
-  cursor: number;
-  error?: SyncError;
-}
-
-/** The status view-model (from the core). */
-export interface SyncStatus {
-  state: 'idle' | 'syncing' | 'blocked' | 'error';
-  canSyncNow: boolean;
-  cooldownMs?: number;
-  blockedUntil?: number;
-  progress?: { current: number; total: number };
-  lastSyncedAt?: number;
-  lastSyncError?: { code: string; message: string };
-  pendingOps: number;
-  failedOps: number;
-  online: boolean;
-}
-
-/** Options of the loop. */
-export interface SyncLoopOptions {
-  pullLimit?: number;
-  /** Sync this often while started (default 30 s; also the policy's freshness window). */
-  intervalMs?: number;
-  /** Minimum time between two manual syncs (default 5 s, the policy's cooldown). */
-  manualCooldownMs?: number;
-  /** Tombstones older than this and covered by the cursor are purged (default 7 days). */
-  tombstoneRetentionMs?: number;
-  /** Subscription reconnects before giving up (default 5). */
-  subscriptionMaxRetries?: number;
-  /** The outbox capacity in bytes, for the queue-full event (default 32 MiB). */
-  outboxCapacityBytes?: number;
-}
 
 interface PolicyState {
   hasProvider: boolean;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { PendingOp, PushResult, SyncChange, SyncPayload, SyncProvider, SyncScope } from '../types.js';
+import type { PendingOp, PushResult, SyncChange, SyncPayload, SyncProvider, SyncScope } from '../types/protocol.js';
 import { byPk, call, expect, expectFailure, pullAll, show, single, sleep } from './checks.js';
 import { randomId, TestDevice } from './stamps.js';
 

@@ -6,7 +6,7 @@
  */
 
 import { toSyncError, type SyncErrorCode } from '../errors.js';
-import type { PullRequest, PullResponse, SyncChange, SyncProvider, SyncScope } from '../types.js';
+import type { PullRequest, PullResponse, SyncChange, SyncProvider, SyncScope } from '../types/protocol.js';
 
 /** Thrown when a provider breaks the contract. */
 export class ConformanceError extends Error {

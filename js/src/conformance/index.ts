@@ -23,7 +23,7 @@
  * @module
  */
 
-import type { SyncProvider, SyncScope } from '../types.js';
+import type { SyncProvider, SyncScope } from '../types/protocol.js';
 import { CASES, type CaseContext } from './cases.js';
 import { ConformanceError } from './checks.js';
 import { randomId } from './stamps.js';

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ChangeStamp, OpKind, PendingOp, SyncPayload } from '../types.js';
+import type { ChangeStamp, OpKind, PendingOp, SyncPayload } from '../types/protocol.js';
 
 /**
  * The hybrid logical clock string of a physical time: 16 lowercase hex digits of NTP64 time

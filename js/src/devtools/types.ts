@@ -6,10 +6,11 @@
  * @module
  */
 
-import type { EngineInspection } from '../engine.js';
-import type { HookEmitter, SyncHookMap } from '../hooks.js';
+import type { EngineInspection } from '../types/engine.js';
+import type { SyncHookMap } from '../types/hooks.js';
+import type { HookEmitter } from '../hooks.js';
 
-export type { ConflictRecord, EngineInspection, OutboxEntry } from '../engine.js';
+export type { ConflictRecord, EngineInspection, OutboxEntry } from '../types/engine.js';
 
 /** An engine the devtools can inspect. */
 export interface EngineSummary {

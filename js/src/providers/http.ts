@@ -10,7 +10,7 @@
  */
 
 import { isSyncErrorCode, SyncError, type SyncErrorCode } from '../errors.js';
-import type { PullRequest, PullResponse, PushBatch, PushResult, SyncChange, SyncProvider, SyncScope } from '../types.js';
+import type { PullRequest, PullResponse, PushBatch, PushResult, SyncChange, SyncProvider, SyncScope } from '../types/protocol.js';
 
 /** The state of one subscription's stream, as {@link HttpSyncProviderOptions.onStreamStatus} reports it. */
 export type HttpStreamStatus = 'connecting' | 'connected' | 'disconnected';

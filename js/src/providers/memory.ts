@@ -17,7 +17,7 @@ import type {
   SyncChange,
   SyncProvider,
   SyncScope,
-} from '../types.js';
+} from '../types/protocol.js';
 import {
   isMemoryServerReady,
   MemorySyncServer,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { SyncErrorCode } from './errors.js';
+import type { SyncErrorCode } from '../errors.js';
 
 /** The default payload type: a plain JSON object (a record). */
 export type SyncPayload = Record<string, unknown>;
