@@ -7,18 +7,19 @@ use crate::idb;
 use crate::options::OpenOptions;
 use crate::payload::JsPayload;
 use crate::results;
-use crate::store::outbox::{self as idb_outbox, FailedOpAction, Settlement};
+use crate::store::outbox as idb_outbox;
 use crate::store::records::{app_record, from_stored, StoredEntry};
 use crate::store::remote::{apply_remote, PageEnd};
-use crate::store::rescan;
 use crate::store::rows::{
     parse_state, read_state, read_state_request, read_totals, totals_from_row, write_state, CURSOR_STATE,
     DEVICE_STATE, LEGACY_CLOCK_STATE, OUTBOX_TOTALS,
 };
 use crate::store::schema::{PENDING_OPS, SYNC_STATE};
+use crate::store::settle::{self, FailedOpAction, Settlement};
 use crate::store::tx::{commit, object_store, read_result};
 use crate::store::write::{write_batch, LocalWrite};
 use crate::store::Store;
+use crate::store::{rescan, staging};
 use js_sys::{Array, Promise, Reflect};
 use std::cell::RefCell;
 use std::future::Future;
@@ -320,7 +321,7 @@ impl EngineCore {
             store.ready().await?;
             let settlements = parse_settlements(&settlements)?;
             let report =
-                idb_outbox::settle(&store, settlements, now_ms(), js_sys::Math::random(), &config).await?;
+                settle::settle(&store, settlements, now_ms(), js_sys::Math::random(), &config).await?;
             Ok(results::settled(&report))
         })
     }
@@ -331,7 +332,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            idb_outbox::resolve_failed(&store, &op_id, FailedOpAction::Retry, now_ms()).await
+            settle::resolve_failed(&store, &op_id, FailedOpAction::Retry, now_ms()).await
         })
     }
 
@@ -341,7 +342,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            idb_outbox::resolve_failed(&store, &op_id, FailedOpAction::Discard, now_ms()).await
+            settle::resolve_failed(&store, &op_id, FailedOpAction::Discard, now_ms()).await
         })
     }
 
@@ -351,7 +352,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            Ok(JsValue::from_f64(f64::from(idb_outbox::recover_in_flight(&store).await?)))
+            Ok(JsValue::from_f64(f64::from(settle::recover_in_flight(&store).await?)))
         })
     }
 
@@ -361,7 +362,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            Ok(results::cursor(&rescan::begin(&store).await?))
+            Ok(results::cursor(&staging::begin(&store).await?))
         })
     }
 
@@ -375,12 +376,12 @@ impl EngineCore {
         let inner = self.inner.clone();
         promise(async move {
             let page = Fields::of(page)
-                .and_then(|f| rescan::StagedPage::read(&f))
+                .and_then(|f| staging::StagedPage::read(&f))
                 .map_err(read_error("a rescan page", synclane_core::ErrorCode::InvalidArgument))?;
             let store = inner.borrow().store.clone();
             store.ready().await?;
             let validated = inner.borrow().validate_remote(parse_changes(&changes)?)?;
-            let state = rescan::stage_page(&store, validated, page).await?;
+            let state = staging::stage_page(&store, validated, page).await?;
             Ok(results::staging(&state))
         })
     }
@@ -431,7 +432,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            Ok(results::cursor(&rescan::abort_rescan(&store).await?))
+            Ok(results::cursor(&staging::abort_rescan(&store).await?))
         })
     }
 
@@ -441,7 +442,7 @@ impl EngineCore {
         let store = self.inner.borrow().store.clone();
         promise(async move {
             store.ready().await?;
-            Ok(results::staging(&rescan::staging_state(&store).await?))
+            Ok(results::staging(&staging::staging_state(&store).await?))
         })
     }
 

@@ -9,11 +9,12 @@
 //! `store::rows`, so each shape is written once.
 
 use crate::store::inspect::Inspection;
-use crate::store::outbox::{PushPreview, SettleReport};
+use crate::store::outbox::PushPreview;
 use crate::store::records::StoredEntry;
 use crate::store::remote::ApplyReport;
 use crate::store::rescan::RescanReport;
 use crate::store::rows::{error, stamp};
+use crate::store::settle::SettleReport;
 use synclane_core::plan::{PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
 use synclane_core::policy::SyncDecision;
 use synclane_core::status::SyncStatus;

@@ -7,7 +7,7 @@
 //! - `records`: how records, tombstones and outbox entries are stored and read back.
 //! - `rows`: synclane's own rows (`_sync_state`, the conflict log, staged changes).
 //! - `batch`: what a batch probes before reading, and its time slicing.
-//! - the paths over them: `write`, `remote`, `outbox`, `rescan`, `gc`, `inspect`, each handing
+//! - the paths over them: `write`, `remote`, `outbox`, `settle`, `staging`, `rescan`, `gc`, `inspect`, each handing
 //!   back a report of its own; turning reports into JavaScript results is `crate::results`'s,
 //!   which the store never imports.
 
@@ -21,6 +21,8 @@ pub mod remote;
 pub mod rescan;
 pub mod rows;
 pub mod schema;
+pub mod settle;
+pub mod staging;
 pub mod tx;
 pub mod write;
 

@@ -1,7 +1,7 @@
-//! Rescan: when the cursor expired, the server's full current set is pulled into a staging
-//! store page by page, checked, reconciled with local data by the core's plan, and swapped in
-//! with one transaction. Until the swap the old data stays as it was, so an interrupted rescan
-//! loses nothing and simply starts again.
+//! The swap of a rescan: the server's full set, staged page by page (`staging.rs`), reconciled
+//! with local data by the core's plan and swapped in with one transaction, pending ops kept;
+//! after a server reset, what the server lost is queued again. The same plan, read-only, is
+//! `plan({ rescan: true })`.
 
 use super::js_objects::JsStrings;
 use super::records::{
@@ -9,7 +9,7 @@ use super::records::{
     LocalVersion, StoredEntry, Tombstone,
 };
 use super::rows::{
-    epoch_from_row, read_state, read_state_request, staged_row, totals_from_row, write_cursor, write_epoch,
+    epoch_from_row, read_state, read_state_request, totals_from_row, write_cursor, write_epoch,
     write_staging, write_totals, StagingState, CURSOR_STATE, OUTBOX_TOTALS, SERVER_EPOCH, STAGING_STATE,
 };
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
@@ -26,7 +26,6 @@ use synclane_core::outbox::OpState;
 use synclane_core::plan::{compute_plan, PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
 use synclane_core::reset::compute_reset_plan;
 use synclane_core::{OpKind, SyncError, SyncResult};
-use synclane_js::read::{Fields, ReadResult};
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransaction;
 
@@ -49,106 +48,6 @@ pub struct ResetReport {
     /// Local versions queued again for the server: records and tombstones.
     pub republished_records: u64,
     pub republished_tombstones: u64,
-}
-
-/// Starts (or restarts) a rescan: the cursor goes to `rescanning` and the staging is emptied.
-pub async fn begin(store: &Store) -> SyncResult<CursorState> {
-    let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
-    in_tx(&tx, "starting a rescan", async {
-        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
-        if cursor.phase == synclane_core::cursor::CursorPhase::Live
-            || cursor.phase == synclane_core::cursor::CursorPhase::Bootstrapping
-        {
-            cursor.expire()?;
-        }
-        cursor.begin_rescan()?;
-        write_cursor(&tx, &cursor)?;
-        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_staging(&tx, &StagingState::default())?;
-        Ok(cursor)
-    })
-    .await
-}
-
-/// Where a staged page sits in the snapshot, as its pull answered.
-#[derive(Debug, Clone)]
-pub struct StagedPage {
-    /// Where the page starts: where the previous one ended (0 for the first).
-    pub from_cursor: u64,
-    pub next_cursor: u64,
-    pub has_more: bool,
-    pub total: Option<u64>,
-    pub retention_floor: u64,
-    pub epoch: Option<String>,
-}
-
-impl StagedPage {
-    pub fn read(f: &Fields) -> ReadResult<StagedPage> {
-        Ok(StagedPage {
-            from_cursor: f.uint("fromCursor")?,
-            next_cursor: f.uint("nextCursor")?,
-            has_more: f.flag("hasMore")?,
-            total: f.opt_uint("total")?,
-            retention_floor: f.opt_uint("retentionFloor")?.unwrap_or(0),
-            epoch: f.opt_string("epoch")?,
-        })
-    }
-}
-
-/// Stages one page. Pages must be contiguous: `from_cursor` is where the previous page ended.
-pub async fn stage_page(
-    store: &Store,
-    changes: Vec<SyncChange<JsPayload>>,
-    page: StagedPage,
-) -> SyncResult<StagingState> {
-    let StagedPage { from_cursor, next_cursor, has_more, total, retention_floor, epoch } = page;
-    let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
-    in_tx(&tx, "staging a rescan page", async {
-        let mut state: StagingState = read_state(&tx, STAGING_STATE)
-            .await?
-            .ok_or_else(|| SyncError::invalid_argument("no rescan in progress"))?;
-        if state.complete {
-            return Err(SyncError::invalid_argument("the staged set is already complete"));
-        }
-        if from_cursor != state.next_cursor {
-            return Err(SyncError::invalid_change(format!(
-                "rescan pages are not contiguous: this page starts at {from_cursor}, the last ended at {}",
-                state.next_cursor
-            )));
-        }
-        if next_cursor < from_cursor
-            || changes.iter().any(|c| c.server_version <= from_cursor || c.server_version > next_cursor)
-        {
-            return Err(SyncError::invalid_change("a rescan page holds changes outside its cursor range"));
-        }
-        if state.received == 0 && from_cursor == 0 {
-            state.expected_total = total;
-            state.retention_floor = retention_floor;
-            state.epoch = epoch.clone();
-        }
-        // The server was replaced between two pages: what is staged describes another data set.
-        CursorState::check_epoch(state.epoch.as_deref(), epoch.as_deref())?;
-        let staging = object_store(&tx, STAGING)?;
-        for change in &changes {
-            staging.put(&staged_row(change)).map_err(|e| idb::storage_error("staging a change", &e))?;
-        }
-        state.received += changes.len() as u64;
-        state.next_cursor = next_cursor;
-        state.complete = !has_more;
-        if state.complete {
-            if let Some(expected) = state.expected_total {
-                if state.received < expected {
-                    return Err(SyncError::invalid_change(format!(
-                        "the provider announced {expected} changes but delivered {}",
-                        state.received
-                    )));
-                }
-            }
-        }
-        write_staging(&tx, &state)?;
-        Ok(state)
-    })
-    .await
 }
 
 /// The local side of a reconciliation: every live record's and tombstone's metadata, and the
@@ -407,26 +306,4 @@ async fn republish_versions(
     }
     write_totals(tx, &totals)?;
     Ok(report)
-}
-
-/// Abandons a rescan: the staging is dropped, local data stays, the cursor is expired again.
-pub async fn abort_rescan(store: &Store) -> SyncResult<CursorState> {
-    let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
-    in_tx(&tx, "abandoning a rescan", async {
-        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
-        if cursor.phase == synclane_core::cursor::CursorPhase::Rescanning {
-            cursor.abort_rescan()?;
-            write_cursor(&tx, &cursor)?;
-        }
-        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_staging(&tx, &StagingState::default())?;
-        Ok(cursor)
-    })
-    .await
-}
-
-/// The staging progress (for a resumed sync: where the next page starts, which floor to send).
-pub async fn staging_state(store: &Store) -> SyncResult<StagingState> {
-    let tx = store.transaction(&[SYNC_STATE], false)?;
-    Ok(read_state(&tx, STAGING_STATE).await?.unwrap_or_default())
 }
