@@ -1,11 +1,12 @@
 //! What a device does when its server lost data: a database replaced by an empty one, a
 //! restore from an older backup, an in-memory server that started again.
 //!
-//! A plain rescan ([`compute_plan`]) trusts the server: every local version without a pending
-//! op was settled there, so whatever the server holds now (or no longer holds) is the truth,
-//! and a record the server does not know was deleted and its tombstone purged. After a reset
-//! that reasoning is false. The server forgot versions it once acknowledged, and the devices
-//! are the only copies left. So a reset keeps what the server lost instead of deleting it:
+//! A plain rescan ([`compute_plan`](crate::plan::compute_plan)) trusts the server: every local
+//! version without a pending op was settled there, so whatever the server holds now (or no
+//! longer holds) is the truth, and a record the server does not know was deleted and its
+//! tombstone purged. After a reset that reasoning is false. The server forgot versions it once
+//! acknowledged, and the devices are the only copies left. So a reset keeps what the server
+//! lost instead of deleting it:
 //!
 //! - A local version the server does not hold, or that beats the server's under the conflict
 //!   rule (an older backup), is **republished**: queued again with its own stamp, unchanged,
