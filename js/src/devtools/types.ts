@@ -45,6 +45,21 @@ export interface DevtoolsEventsPage {
   dropped: number;
 }
 
+/** What one refresh (engines + inspect + render) did and how long it took. */
+export interface DevtoolsCycleStats {
+  engineId: string | undefined;
+  /** Waiting for the source (`engines` + `inspect`), ms. */
+  inspectMs: number;
+  /** Updating the DOM, ms. */
+  renderMs: number;
+  /** What happened to the outbox rows. */
+  rows: { created: number; updated: number; moved: number; removed: number; kept: number };
+  outboxShown: number;
+  outboxTotal: number;
+  /** When the refresh failed. */
+  error?: { code: string; message: string };
+}
+
 /** Options of {@link DevtoolsSource.inspect}. */
 export interface DevtoolsInspectOptions {
   outboxLimit: number;
