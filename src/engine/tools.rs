@@ -54,21 +54,13 @@ impl EngineCore {
     /// Makes a failed op pending again, now.
     #[wasm_bindgen(js_name = retryOp)]
     pub fn retry_op(&self, op_id: String) -> Promise {
-        let store = self.store();
-        promise(async move {
-            store.ready().await?;
-            settle::resolve_failed(&store, &op_id, FailedOpAction::Retry, now_ms()).await
-        })
+        self.resolve_failed(op_id, FailedOpAction::Retry)
     }
 
     /// Removes a failed op from the outbox; resolves to the discarded entry.
     #[wasm_bindgen(js_name = discardOp)]
     pub fn discard_op(&self, op_id: String) -> Promise {
-        let store = self.store();
-        promise(async move {
-            store.ready().await?;
-            settle::resolve_failed(&store, &op_id, FailedOpAction::Discard, now_ms()).await
-        })
+        self.resolve_failed(op_id, FailedOpAction::Discard)
     }
 
     /// What the next sync would push, marking nothing: `{ batches, ops, bytes, waiting,
@@ -92,6 +84,17 @@ impl EngineCore {
             store.ready().await?;
             let purged = crate::store::gc::collect(&store, retention, now_ms()).await?;
             Ok(JsValue::from_f64(purged as f64))
+        })
+    }
+}
+
+impl EngineCore {
+    /// Retries or discards a failed op, as the app chose; resolves to the entry.
+    fn resolve_failed(&self, op_id: String, action: FailedOpAction) -> Promise {
+        let store = self.store();
+        promise(async move {
+            store.ready().await?;
+            settle::resolve_failed(&store, &op_id, action, now_ms()).await
         })
     }
 }

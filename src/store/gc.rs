@@ -3,7 +3,7 @@
 use super::records::{from_stored, Tombstone};
 use super::rows::{read_state, record_key, CURSOR_STATE};
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::tx::{abort, commit, object_store};
+use super::tx::{in_tx, object_store};
 use super::Store;
 use crate::idb;
 use js_sys::Array;
@@ -44,11 +44,5 @@ pub async fn collect(store: &Store, retention_ms: u64, now_ms: u64) -> SyncResul
         }
         Ok(purged)
     };
-    match work.await {
-        Ok(purged) => {
-            commit(&tx, "collecting garbage").await?;
-            Ok(purged)
-        }
-        Err(err) => Err(abort(&tx, err)),
-    }
+    in_tx!(&tx, "collecting garbage", work)
 }

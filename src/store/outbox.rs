@@ -5,7 +5,7 @@
 use super::records::{from_stored, StoredEntry};
 use super::rows::{self, read_totals, write_totals, OutboxTotals};
 use super::schema::{PENDING_OPS, SYNC_STATE};
-use super::tx::{abort, commit, object_store};
+use super::tx::{in_tx, object_store};
 use super::Store;
 use crate::idb;
 use js_sys::{Array, Reflect};
@@ -123,7 +123,7 @@ impl AsObject for JsValue {
 /// the `PendingOp` to push (payload included).
 pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> SyncResult<Array> {
     let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
-    let result = async {
+    in_tx!(&tx, "taking a batch", async {
         let mut totals = read_totals(&tx).await?;
         // With nothing in flight, the batch is the first due entries in queue order: reading the
         // head of the queue decides it. Otherwise every in-flight record must be known.
@@ -158,15 +158,7 @@ pub async fn take_batch(store: &Store, now_ms: u64, config: &OutboxConfig) -> Sy
             write_totals(&tx, &totals)?;
         }
         Ok::<_, SyncError>(batch)
-    }
-    .await;
-    match result {
-        Ok(batch) => {
-            commit(&tx, "taking a batch").await?;
-            Ok(batch)
-        }
-        Err(err) => Err(abort(&tx, err)),
-    }
+    })
 }
 
 /// What the next sync would push: due ops in the batches `take_batch` would form (as if each

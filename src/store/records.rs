@@ -166,6 +166,39 @@ pub struct StoredEntry {
     pub last_error: Option<SyncError>,
 }
 
+impl StoredEntry {
+    /// The bytes an entry counts besides its payload's JSON: its op's own fields, roughly.
+    const OP_FIELDS_BYTES: u64 = 64;
+
+    /// A new entry for an op, pending and due now, at `seq` (`None`: a place at the end of the
+    /// queue, taken when it is put). Its size is what the outbox totals count: the payload's
+    /// JSON (`payload_size`) and the op's fields.
+    pub fn pending(
+        seq: Option<u64>,
+        table_name: String,
+        pk: String,
+        op: OpKind,
+        stamp: ChangeStamp,
+        payload_size: u64,
+        now_ms: u64,
+    ) -> StoredEntry {
+        StoredEntry {
+            seq,
+            op_id: stamp.op_id.clone(),
+            table_name,
+            pk,
+            op,
+            stamp,
+            state: OpState::Pending,
+            attempts: 0,
+            next_attempt_at: now_ms,
+            byte_size: payload_size + Self::OP_FIELDS_BYTES,
+            created_at: now_ms,
+            last_error: None,
+        }
+    }
+}
+
 /// Puts the stored object of a new outbox entry (pending, never failed, so without an error),
 /// with the payload kept as the JavaScript value it is. `stamp` is the entry's stamp from
 /// [`stamp_to_js`].

@@ -11,7 +11,7 @@ use super::rows::{
     CURSOR_STATE, SERVER_EPOCH,
 };
 use super::schema::{BY_RECORD, CONFLICTS, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::tx::{abort, add_store_names, commit, object_store, read_result, BatchTables};
+use super::tx::{add_store_names, in_tx, object_store, read_result, BatchTables};
 use super::Store;
 use crate::idb;
 use crate::payload::JsPayload;
@@ -62,13 +62,11 @@ pub async fn apply_remote(
     let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE, CONFLICTS];
     add_store_names(&mut stores, changes.iter().map(|c| c.table_name.as_str()));
     let tx = store.transaction(&stores, true)?;
-    match apply_in(&tx, &store.sizes, changes, originals, page, echoes, now_ms).await {
-        Ok(report) => {
-            commit(&tx, "applying remote changes").await?;
-            Ok(report)
-        }
-        Err(err) => Err(abort(&tx, err)),
-    }
+    in_tx!(
+        &tx,
+        "applying remote changes",
+        apply_in(&tx, &store.sizes, changes, originals, page, echoes, now_ms)
+    )
 }
 
 /// What the batch knows about one record: the stored version (updated as the batch writes it),

@@ -9,10 +9,11 @@ use super::records::{
     LocalVersion, StoredEntry, Tombstone,
 };
 use super::rows::{
-    epoch_from_row, read_state, read_state_request, totals_from_row, write_cursor, write_epoch,
-    write_staging, write_totals, StagingState, CURSOR_STATE, OUTBOX_TOTALS, SERVER_EPOCH, STAGING_STATE,
+    epoch_from_row, read_state, read_state_request, totals_from_row, write_cursor, write_epoch, write_totals,
+    StagingState, CURSOR_STATE, OUTBOX_TOTALS, SERVER_EPOCH, STAGING_STATE,
 };
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
+use super::staging::empty_staging;
 use super::tx::{in_tx, object_store, BatchTables};
 use super::Store;
 use crate::idb;
@@ -22,7 +23,6 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
-use synclane_core::outbox::OpState;
 use synclane_core::plan::{compute_plan, PlanSummary, ReconcilePlan, RecordKey, RecordMeta};
 use synclane_core::reset::compute_reset_plan;
 use synclane_core::{OpKind, SyncError, SyncResult};
@@ -160,7 +160,7 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
     let mut stores: Vec<&str> = store.table_names.iter().map(String::as_str).collect();
     stores.extend([SYNC_STATE, STAGING, TOMBSTONES, PENDING_OPS]);
     let tx = store.transaction(&stores, true)?;
-    in_tx(&tx, "swapping in a rescan", async {
+    in_tx!(&tx, "swapping in a rescan", async {
         let state: StagingState = read_state(&tx, STAGING_STATE).await?.unwrap_or_default();
         if !state.complete {
             return Err(SyncError::invalid_argument("the staged set is not complete"));
@@ -233,11 +233,9 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
         if let Some(epoch) = &state.epoch {
             write_epoch(&tx, epoch)?;
         }
-        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_staging(&tx, &StagingState::default())?;
+        empty_staging(&tx)?;
         Ok(RescanReport { summary: plan.summary(), cursor, changed, reset })
     })
-    .await
 }
 
 /// Queues the local versions a reset server lost, each as the op that wrote it (its own stamp,
@@ -278,21 +276,16 @@ async fn republish_versions(
             .as_ref()
             .and_then(|p| js_sys::JSON::stringify(p).ok())
             .map_or(0, |text| u64::from(text.length()));
-        let entry = StoredEntry {
-            seq: None,
-            op_id: meta.stamp.op_id.clone(),
-            table_name: meta.key.table.clone(),
-            pk: meta.key.pk.clone(),
-            op: if meta.deleted { OpKind::Delete } else { OpKind::Put },
-            stamp: meta.stamp.clone(),
-            state: OpState::Pending,
-            attempts: 0,
-            next_attempt_at: now_ms,
-            // As a local write counts it: the payload's JSON and the op's own fields.
-            byte_size: payload_size + 64,
-            created_at: now_ms,
-            last_error: None,
-        };
+        // Counted as a local write counts it.
+        let entry = StoredEntry::pending(
+            None,
+            meta.key.table.clone(),
+            meta.key.pk.clone(),
+            if meta.deleted { OpKind::Delete } else { OpKind::Put },
+            meta.stamp.clone(),
+            payload_size,
+            now_ms,
+        );
         let id = strings.record(&meta.key.table, &meta.key.pk);
         let stamp = stamp_to_js(&meta.stamp, None, strings);
         put_new_entry(&pending, &entry, payload.as_ref(), &id, &stamp)?;

@@ -6,7 +6,7 @@ use super::outbox::{all_entries, core_entry, put_entry, remove};
 use super::records::{from_stored, StoredEntry};
 use super::rows::{read_totals, record_key, write_totals, OutboxTotals};
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE};
-use super::tx::{abort, commit, object_store};
+use super::tx::{in_tx, object_store};
 use super::Store;
 use crate::idb;
 use synclane_core::outbox::{transition, OpState, OutboxConfig, PushOutcome, Transition};
@@ -39,14 +39,7 @@ pub async fn settle(
     config: &OutboxConfig,
 ) -> SyncResult<SettleReport> {
     let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
-    let result = settle_in(&tx, settlements, now_ms, random, config).await;
-    match result {
-        Ok(report) => {
-            commit(&tx, "settling pushed ops").await?;
-            Ok(report)
-        }
-        Err(err) => Err(abort(&tx, err)),
-    }
+    in_tx!(&tx, "settling pushed ops", settle_in(&tx, settlements, now_ms, random, config))
 }
 
 async fn settle_in(
@@ -148,7 +141,7 @@ pub async fn resolve_failed(
     now_ms: u64,
 ) -> SyncResult<JsValue> {
     let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
-    let result = async {
+    in_tx!(&tx, "resolving a failed op", async {
         let entries = all_entries(&tx).await?;
         let (value, entry) = entries
             .into_iter()
@@ -174,22 +167,14 @@ pub async fn resolve_failed(
         totals.failed = totals.failed.saturating_sub(1);
         write_totals(&tx, &totals)?;
         Ok::<_, SyncError>(value)
-    }
-    .await;
-    match result {
-        Ok(value) => {
-            commit(&tx, "resolving a failed op").await?;
-            Ok(value)
-        }
-        Err(err) => Err(abort(&tx, err)),
-    }
+    })
 }
 
 /// Puts every in-flight op back to pending: after a restart, or when this tab takes over the
 /// sync loop, the answer to those pushes is lost; pushing again is safe (dedup by op id).
 pub async fn recover_in_flight(store: &Store) -> SyncResult<u32> {
     let tx = store.transaction(&[PENDING_OPS, SYNC_STATE], true)?;
-    let result = async {
+    in_tx!(&tx, "recovering in-flight ops", async {
         let mut totals = read_totals(&tx).await?;
         let mut count = 0;
         for (value, entry) in all_entries(&tx).await? {
@@ -203,13 +188,5 @@ pub async fn recover_in_flight(store: &Store) -> SyncResult<u32> {
         totals.in_flight = 0;
         write_totals(&tx, &totals)?;
         Ok::<_, SyncError>(count)
-    }
-    .await;
-    match result {
-        Ok(count) => {
-            commit(&tx, "recovering in-flight ops").await?;
-            Ok(count)
-        }
-        Err(err) => Err(abort(&tx, err)),
-    }
+    })
 }

@@ -16,11 +16,12 @@ use synclane_core::change::SyncChange;
 use synclane_core::cursor::CursorState;
 use synclane_core::{SyncError, SyncResult};
 use synclane_js::read::{Fields, ReadResult};
+use web_sys::IdbTransaction;
 
 /// Starts (or restarts) a rescan: the cursor goes to `rescanning` and the staging is emptied.
 pub async fn begin(store: &Store) -> SyncResult<CursorState> {
     let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
-    in_tx(&tx, "starting a rescan", async {
+    in_tx!(&tx, "starting a rescan", async {
         let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
         if cursor.phase == synclane_core::cursor::CursorPhase::Live
             || cursor.phase == synclane_core::cursor::CursorPhase::Bootstrapping
@@ -29,11 +30,9 @@ pub async fn begin(store: &Store) -> SyncResult<CursorState> {
         }
         cursor.begin_rescan()?;
         write_cursor(&tx, &cursor)?;
-        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_staging(&tx, &StagingState::default())?;
+        empty_staging(&tx)?;
         Ok(cursor)
     })
-    .await
 }
 
 /// Where a staged page sits in the snapshot, as its pull answered.
@@ -69,7 +68,7 @@ pub async fn stage_page(
 ) -> SyncResult<StagingState> {
     let StagedPage { from_cursor, next_cursor, has_more, total, retention_floor, epoch } = page;
     let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
-    in_tx(&tx, "staging a rescan page", async {
+    in_tx!(&tx, "staging a rescan page", async {
         let mut state: StagingState = read_state(&tx, STAGING_STATE)
             .await?
             .ok_or_else(|| SyncError::invalid_argument("no rescan in progress"))?;
@@ -114,27 +113,31 @@ pub async fn stage_page(
         write_staging(&tx, &state)?;
         Ok(state)
     })
-    .await
 }
 
 /// Abandons a rescan: the staging is dropped, local data stays, the cursor is expired again.
 pub async fn abort_rescan(store: &Store) -> SyncResult<CursorState> {
     let tx = store.transaction(&[SYNC_STATE, STAGING], true)?;
-    in_tx(&tx, "abandoning a rescan", async {
+    in_tx!(&tx, "abandoning a rescan", async {
         let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
         if cursor.phase == synclane_core::cursor::CursorPhase::Rescanning {
             cursor.abort_rescan()?;
             write_cursor(&tx, &cursor)?;
         }
-        object_store(&tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
-        write_staging(&tx, &StagingState::default())?;
+        empty_staging(&tx)?;
         Ok(cursor)
     })
-    .await
 }
 
 /// The staging progress (for a resumed sync: where the next page starts, which floor to send).
 pub async fn staging_state(store: &Store) -> SyncResult<StagingState> {
     let tx = store.transaction(&[SYNC_STATE], false)?;
     Ok(read_state(&tx, STAGING_STATE).await?.unwrap_or_default())
+}
+
+/// Empties the staging: no page staged, its progress back to the start. A rescan begins, ends
+/// and is abandoned with it.
+pub fn empty_staging(tx: &IdbTransaction) -> SyncResult<()> {
+    object_store(tx, STAGING)?.clear().map_err(|e| idb::storage_error("clearing the staging", &e))?;
+    write_staging(tx, &StagingState::default())
 }

@@ -9,7 +9,7 @@ use super::records::{
 };
 use super::rows::{read_state_request, totals_from_row, write_totals, OutboxTotals, OUTBOX_TOTALS};
 use super::schema::{BY_RECORD, PENDING_OPS, SYNC_STATE, TOMBSTONES};
-use super::tx::{abort, add_store_names, commit, object_store, read_result, BatchTables};
+use super::tx::{add_store_names, in_tx, object_store, read_result, BatchTables};
 use super::Store;
 use crate::idb;
 use std::collections::HashMap;
@@ -47,13 +47,7 @@ pub async fn write_batch(
     let mut stores = vec![PENDING_OPS, TOMBSTONES, SYNC_STATE];
     add_store_names(&mut stores, writes.iter().map(|w| w.table.as_str()));
     let tx = store.transaction(&stores, true)?;
-    match write_in(&tx, &store.sizes, writes, stamp, now_ms).await {
-        Ok(outcome) => {
-            commit(&tx, "writing records").await?;
-            Ok(outcome)
-        }
-        Err(err) => Err(abort(&tx, err)),
-    }
+    in_tx!(&tx, "writing records", write_in(&tx, &store.sizes, writes, stamp, now_ms))
 }
 
 /// What the batch knows about one record: its clock, and the newest outbox entry for it,
@@ -238,20 +232,15 @@ async fn write_in(
                 (newest.and_then(|e| e.seq), Some(replaced_op_id))
             }
         };
-        let entry = StoredEntry {
+        let entry = StoredEntry::pending(
             seq,
-            op_id: stamp.op_id.clone(),
-            table_name: write.table.clone(),
-            pk: write.pk.clone(),
-            op: write.op,
-            stamp: stamp.clone(),
-            state: OpState::Pending,
-            attempts: 0,
-            next_attempt_at: now_ms,
-            byte_size: payload_size + 64,
-            created_at: now_ms,
-            last_error: None,
-        };
+            write.table.clone(),
+            write.pk.clone(),
+            write.op,
+            stamp.clone(),
+            payload_size,
+            now_ms,
+        );
         totals.bytes += entry.byte_size;
         totals.count += 1;
         capture_op(&captured, &state.id.table, &state.id.pk, op_index(write.op), &meta, replaced_op_id);
