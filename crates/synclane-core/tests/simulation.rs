@@ -9,6 +9,10 @@
 //!
 //! `SYNCLANE_SIM_SEEDS=N` sets how many seeds run (default 500); `SYNCLANE_SIM_SEED=S` replays
 //! one seed. A failure names its seed.
+//!
+//! One file of over 800 lines: every step of the world (writes, pushes, pulls, deliveries,
+//! faults, resets) is a method of the one `World` they all act on, and a failing seed is
+//! followed through them, so they stay together.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

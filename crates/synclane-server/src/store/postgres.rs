@@ -2,6 +2,10 @@
 //! workspace's row (`FOR UPDATE`) for the whole batch, so versions are handed out in commit
 //! order across instances; a pull reads in one snapshot (`REPEATABLE READ`), so its rows and
 //! the head it reports agree. Pushes that applied something `NOTIFY` every instance.
+//!
+//! Over 400 lines for one reason: it is one backend, call for call in the order of `sqlite.rs`
+//! (open, push, pull, cursors, GC, head, stats, health), plus the `LISTEN` loop, so the two
+//! read side by side.
 
 use super::stats::WorkspaceStats;
 use super::view::{to_i64, to_u64, Payload, PushView, RecordRow};
