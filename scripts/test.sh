@@ -23,6 +23,10 @@ step "import cycles (Rust)" node scripts/check-cycles.mjs
 step "import cycles (TypeScript)" node node_modules/madge/bin/cli.js --circular --no-spinner js/src
 # Includes the deterministic simulation (500 seeds; SYNCLANE_SIM_SEEDS=N for more).
 step "native tests (core, simulation)" cargo test --workspace
+# The Convex functions (js/src/convex/server) on convex-test's in-memory backend, the golden
+# vectors the core test above checks among them; type-checked as an app's convex/ folder.
+step "Convex functions (convex-test)" \
+  bash -c 'node node_modules/typescript/bin/tsc -p tests/convex && node node_modules/vitest/vitest.mjs run --root tests/convex'
 step "browser tests (wasm-pack, headless Chromium)" \
   env CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" wasm-pack test --headless --chrome .
 step "browser tests of the in-memory server module" \
