@@ -13,6 +13,7 @@ import { SyncError, toSyncError } from './errors.js';
 import { SyncRunner } from './sync-runner.js';
 import { initSynclane } from './wasm.js';
 import { installDevtoolsHook } from './devtools/hook.js';
+import { openTabChannel, type TabChannel } from './tab-channel.js';
 import type { PendingOp, SyncPayload, SyncProvider } from './types/protocol.js';
 import type { SyncHookMap } from './types/hooks.js';
 import type { SyncDecision, SyncReport, SyncStatus, SyncTrigger } from './types/sync.js';
@@ -46,20 +47,6 @@ export type {
   WriteOp,
 } from './types/engine.js';
 
-const CHANNEL_PREFIX = 'synclane:';
-/**
- * How long changes wait to be told to the other tabs, gathered into one message per table. A
- * message costs a structured clone and a hop between processes (about 70 µs, a twentieth of a
- * single write); within a frame, an app writing record after record sends a few instead of one
- * per write, and the other tabs still see every change before their next frame is drawn.
- */
-const BROADCAST_DELAY_MS = 16;
-
-/** What tabs of one app tell each other: what they changed, or a request to sync. */
-type ChannelMessage =
-  | { table: string; ids: string[]; local?: { count: number; bytes: number } }
-  | { syncRequest: SyncTrigger };
-
 /** The sync engine of one workspace. */
 export class SyncEngine {
   /** Lifecycle and sync events; `on` returns an unsubscribe function. */
@@ -67,10 +54,8 @@ export class SyncEngine {
   #core: EngineCore;
   #provider: SyncProvider | undefined;
   #watchers = new Map<string, Set<(event: WatchEvent) => void>>();
-  #channel: BroadcastChannel | undefined;
-  /** Changes not yet told to the other tabs, by table (see `#broadcast`). */
-  #outgoing = new Map<string, { ids: Set<string>; local?: { count: number; bytes: number } }>();
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The other tabs of the app (none without BroadcastChannel, or once closed). */
+  #tabs: TabChannel | undefined;
   #runner: SyncRunner;
   #onListenerError: (error: unknown, name: string) => void;
   #closed = false;
@@ -81,31 +66,26 @@ export class SyncEngine {
     this.#onListenerError = options.onListenerError ?? ((error, name) => console.error(`synclane: ${name} listener failed`, error));
     this.hooks = new HookEmitter<SyncHookMap>({ onListenerError: this.#onListenerError });
     const tables = options.tables.map((t) => (typeof t === 'string' ? t : t.name));
-    const handOver = (trigger: SyncTrigger) => {
-      // The leader must hear of this tab's writes before it syncs for it.
-      this.#flushBroadcasts();
-      this.#channel?.postMessage({ syncRequest: trigger });
-    };
+    const handOver = (trigger: SyncTrigger) => this.#tabs?.requestSync(trigger);
     this.#runner = new SyncRunner(core, this.hooks, () => this.provider, tables, (changes) => this.#announce(changes, 'remote'), handOver, {
       ...(options.pullLimit !== undefined && { pullLimit: options.pullLimit }),
       ...options.sync,
       ...(options.outbox?.capacityBytes !== undefined && { outboxCapacityBytes: options.outbox.capacityBytes }),
     });
-    if (typeof BroadcastChannel !== 'undefined') {
-      // Other tabs of the app share the database; they announce what they changed.
-      this.#channel = new BroadcastChannel(CHANNEL_PREFIX + core.dbName);
-      this.#channel.onmessage = (message: MessageEvent<ChannelMessage>) => {
-        if ('syncRequest' in message.data) {
-          // A tab without the loop asked for a sync; the tab that runs it (if this is it) obliges.
-          // As a request of the loop's own: dropped once the loop stops, never left unhandled.
-          if (this.#runner.isLeader) this.#runner.wake(message.data.syncRequest);
-          return;
-        }
-        this.#notify({ table: message.data.table, ids: message.data.ids, source: 'other-tab' }, false);
+    // Other tabs of the app share the database; they announce what they changed.
+    this.#tabs = openTabChannel(
+      core.dbName,
+      (table, ids, local) => {
+        this.#notify({ table, ids, source: 'other-tab' }, false);
         // Another tab wrote: if this tab runs the sync loop, it pushes those writes.
-        if (message.data.local) this.#runner.localWrite(message.data.local);
-      };
-    }
+        if (local) this.#runner.localWrite(local);
+      },
+      (trigger) => {
+        // A tab without the loop asked for a sync; the tab that runs it (if this is it) obliges.
+        // As a request of the loop's own: dropped once the loop stops, never left unhandled.
+        if (this.#runner.isLeader) this.#runner.wake(trigger);
+      },
+    );
     core.onStorageLost((info: { reason: 'deleted' | 'closed'; pendingOps?: OutboxEntry[] | null }) => void this.#storageLost(info));
     // Tools (the devtools panel and extension) find the page's engines here.
     installDevtoolsHook(this);
@@ -195,21 +175,13 @@ export class SyncEngine {
   }
 
   /** One record, or `undefined`. */
-  async get<T extends SyncPayload = SyncPayload>(table: string, id: string, options: { withMeta?: boolean } = {}): Promise<T | undefined> {
-    try {
-      return (await this.#core.get(table, id, options.withMeta ?? false)) as T | undefined;
-    } catch (error) {
-      throw toSyncError(error);
-    }
+  get<T extends SyncPayload = SyncPayload>(table: string, id: string, options: { withMeta?: boolean } = {}): Promise<T | undefined> {
+    return fromCore(() => this.#core.get(table, id, options.withMeta ?? false));
   }
 
   /** Records of a table, by key or index range. */
-  async getAll<T extends SyncPayload = SyncPayload>(table: string, query: RecordQuery = {}): Promise<T[]> {
-    try {
-      return (await this.#core.getAll(table, query)) as T[];
-    } catch (error) {
-      throw toSyncError(error);
-    }
+  getAll<T extends SyncPayload = SyncPayload>(table: string, query: RecordQuery = {}): Promise<T[]> {
+    return fromCore(() => this.#core.getAll(table, query));
   }
 
   /**
@@ -230,22 +202,14 @@ export class SyncEngine {
 
   /** Makes a failed op pending again. */
   async retryOp(opId: string): Promise<void> {
-    try {
-      await this.#core.retryOp(opId);
-    } catch (error) {
-      throw toSyncError(error);
-    }
+    await fromCore(() => this.#core.retryOp(opId));
     // The op is due now: a running loop pushes it without waiting for another trigger.
     this.#runner.wake('retry');
   }
 
   /** Gives up on a failed op; resolves to the discarded entry. */
-  async discardOp(opId: string): Promise<OutboxEntry> {
-    try {
-      return (await this.#core.discardOp(opId)) as OutboxEntry;
-    } catch (error) {
-      throw toSyncError(error);
-    }
+  discardOp(opId: string): Promise<OutboxEntry> {
+    return fromCore(() => this.#core.discardOp(opId));
   }
 
   /** The cursor state. */
@@ -351,32 +315,7 @@ export class SyncEngine {
         this.#onListenerError(error, `watch:${event.table}`);
       }
     }
-    if (broadcast) this.#broadcast(event.table, event.ids, local);
-  }
-
-  /**
-   * Tells the other tabs what changed, in one message per table every `BROADCAST_DELAY_MS`: a
-   * burst of writes, even one awaited write after another, shares a few messages, and a write's
-   * promise resolves without waiting for them. A sync request and `close()` send what waits
-   * first.
-   */
-  #broadcast(table: string, ids: string[], local?: { count: number; bytes: number }): void {
-    if (!this.#channel) return;
-    const pending = this.#outgoing.get(table) ?? { ids: new Set<string>() };
-    for (const id of ids) pending.ids.add(id);
-    // Totals are absolute: the newest replaces the older.
-    if (local) pending.local = local;
-    this.#outgoing.set(table, pending);
-    this.#flushTimer ??= setTimeout(() => this.#flushBroadcasts(), BROADCAST_DELAY_MS);
-  }
-
-  #flushBroadcasts(): void {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    for (const [table, { ids, local }] of this.#outgoing) {
-      this.#channel?.postMessage({ table, ids: [...ids], ...(local && { local }) });
-    }
-    this.#outgoing.clear();
+    if (broadcast) this.#tabs?.changed(event.table, event.ids, local);
   }
 
   /** The database went away: tell the app, and stop or carry on (see `sync.storage:action:lost`). */
@@ -385,8 +324,7 @@ export class SyncEngine {
     if (info.reason === 'deleted') {
       this.#closed = true;
       await this.#runner.stop();
-      this.#flushBroadcasts();
-      this.#channel?.close();
+      this.#tabs?.close();
       this.hooks.emit('sync.storage:action:lost', { ...base, reason: 'deleted', pendingOps: info.pendingOps ?? [] });
       return;
     }
@@ -416,11 +354,19 @@ export class SyncEngine {
     this.#closed = true;
     // Resolves once every sync request under way has ended: none meets a closed database.
     await this.#runner.stop();
-    this.#flushBroadcasts();
-    this.#channel?.close();
+    this.#tabs?.close();
     // A write still finishing would post on the closed channel, which throws.
-    this.#channel = undefined;
+    this.#tabs = undefined;
     this.#core.close();
+  }
+}
+
+/** Runs a call of the core: whatever it throws or rejects with comes out as a `SyncError`. */
+async function fromCore<T>(call: () => Promise<unknown>): Promise<T> {
+  try {
+    return (await call()) as T;
+  } catch (error) {
+    throw toSyncError(error);
   }
 }
 
