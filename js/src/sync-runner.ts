@@ -27,7 +27,7 @@ import { ifLockFree, lockName, requestLock } from './sync/leader.js';
 import { pushAll } from './sync/push.js';
 import { planRescan } from './sync/rescan.js';
 import { emit, type Announce, type SyncSession } from './sync/session.js';
-import { RECONNECT_MS, subscription, type Subscription, type SubscriptionHost } from './sync/subscription.js';
+import { RECONNECT_MS, subscription, type Subscription } from './sync/subscription.js';
 import { wakeups } from './sync/wakeups.js';
 
 export type { SyncDecision, SyncLoopOptions, SyncReport, SyncStatus } from './types/sync.js';
@@ -57,8 +57,6 @@ export class SyncRunner {
   /** What the job's steps share with the loop: its phase and progress among them. */
   #session: SyncSession;
   #subscription: Subscription;
-  /** What the subscription asks of the loop, for the start it belongs to. */
-  #subscriptionHost: (generation: number) => SubscriptionHost;
   #state: PolicyState = { hasProvider: false, online: true, syncing: false, pendingOps: 0, follower: false };
   #lastError: SyncError | undefined;
   #running: Promise<SyncReport> | undefined;
@@ -107,16 +105,8 @@ export class SyncRunner {
       subscriptionMaxRetries: options.subscriptionMaxRetries ?? 5,
       outboxCapacityBytes: options.outboxCapacityBytes ?? 32 * 1024 * 1024,
     };
-    this.#session = { core, hooks, announce, workspaceId: core.workspaceId, pullLimit: this.#options.pullLimit, phase: 'pull', progress: undefined };
-    this.#subscription = subscription(this.#session);
-    this.#subscriptionHost = (generation) => ({
-      provider,
-      tables,
-      maxRetries: this.#options.subscriptionMaxRetries,
-      live: () => generation === this.#generation,
-      changed: () => this.#trigger('remote', generation),
-      later: (work, ms) => this.#wakeups.later(work, ms),
-    });
+    this.#session = { core, hooks, announce, workspaceId: core.workspaceId, pullLimit: this.#options.pullLimit, phase: 'pull' };
+    this.#subscription = subscription(this.#session, provider, tables, this.#options.subscriptionMaxRetries, (work, ms) => this.#wakeups.later(work, ms));
   }
 
   get #workspaceId(): string {
@@ -405,7 +395,10 @@ export class SyncRunner {
         // The loop runs regardless: its syncs meet the same storage error and report it.
       }
       if (generation !== this.#generation) return;
-      this.#subscription.open(this.#subscriptionHost(generation));
+      this.#subscription.open(
+        () => generation === this.#generation,
+        () => this.#trigger('remote', generation),
+      );
       this.#wakeups.every(() => this.#trigger('interval', generation), this.#options.intervalMs);
       this.#trigger('startup', generation);
     };

@@ -26,7 +26,7 @@ export interface SyncSession {
   /** What the running job is doing, for error events. */
   phase: SyncPhase;
   /** How far the running pull is, when the provider tells the total. */
-  progress: { current: number; total: number } | undefined;
+  progress?: { current: number; total: number } | undefined;
 }
 
 /** What the core reports after applying remote changes. */

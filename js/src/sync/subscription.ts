@@ -14,30 +14,30 @@ import { emit, type SyncSession } from './session.js';
 /** The waits between reconnects (the last one repeats). */
 export const RECONNECT_MS = [250, 1000, 3000, 5000];
 
-/** What a subscription needs of the loop that opens it. */
-export interface SubscriptionHost {
-  /** The provider now (the app may change the active one between reconnects). */
-  provider(): SyncProvider | undefined;
-  readonly tables: string[];
-  readonly maxRetries: number;
-  /** Whether the start that opened it is still on (a stop() ends it). */
-  live(): boolean;
-  /** Changes arrived: pull. */
-  changed(): void;
-  /** Runs `work` after `ms`, unless the loop stops first. */
-  later(work: () => void, ms: number): void;
-}
-
 /** One engine's subscription: at most one open at a time. */
 export interface Subscription {
-  /** Subscribes through the host's provider (none: nothing), reconnecting on failures. */
-  open(host: SubscriptionHost): void;
+  /**
+   * Subscribes through the provider (none: nothing), reconnecting on failures, for as long as
+   * `live()` says the start that opened it is on; deliveries call `changed`.
+   */
+  open(live: () => boolean, changed: () => void): void;
   /** Ends the subscription, if one is open. */
   close(): void;
 }
 
+/**
+ * The subscription of `tables` through `provider()` (read again at each reconnect: the app may
+ * change the active provider), giving up after `maxRetries` failures in a row; `later` runs
+ * the reconnects, unless the loop stops first.
+ */
 // A closure rather than a class: its state needs no `this.` in the shipped code.
-export function subscription(s: SyncSession): Subscription {
+export function subscription(
+  s: SyncSession,
+  provider: () => SyncProvider | undefined,
+  tables: string[],
+  maxRetries: number,
+  later: (work: () => void, ms: number) => void,
+): Subscription {
   let status: SubscriptionStatus = 'disconnected';
   let unsubscribe: (() => void) | undefined;
 
@@ -48,23 +48,23 @@ export function subscription(s: SyncSession): Subscription {
     emit(s, 'sync.subscription:action:statusChange', { status: next, previous, ...(error && { error }) });
   };
 
-  const open = (host: SubscriptionHost, attempt = 0): void => {
-    const provider = host.provider();
-    if (!provider || !host.live()) return;
+  const open = (live: () => boolean, changed: () => void, attempt = 0): void => {
+    const current = provider();
+    if (!current || !live()) return;
     set('connecting');
     // A provider that throws instead of rejecting gets the same reconnects.
     const subscribed = new Promise<() => void>((resolve) => {
       resolve(
-        provider.subscribe({ workspaceId: s.workspaceId }, host.tables, () => {
+        current.subscribe({ workspaceId: s.workspaceId }, tables, () => {
           // Changes are a hint: pulling from the cursor applies them in order, with no gap.
-          host.changed();
+          changed();
         }),
       );
     });
     subscribed.then(
       (end) => {
         // Connected after a stop(): nothing else would end this subscription.
-        if (!host.live()) {
+        if (!live()) {
           try {
             end();
           } catch {
@@ -76,21 +76,21 @@ export function subscription(s: SyncSession): Subscription {
         set('connected');
       },
       (error: unknown) => {
-        if (!host.live()) return;
+        if (!live()) return;
         const err = toSyncError(error);
         set('disconnected', err);
-        if (attempt + 1 >= host.maxRetries) {
+        if (attempt + 1 >= maxRetries) {
           emit(s, 'sync.subscription:action:maxRetriesExceeded', { attempts: attempt + 1, error: err });
           return;
         }
         const delay = RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)]!;
-        host.later(() => open(host, attempt + 1), delay);
+        later(() => open(live, changed, attempt + 1), delay);
       },
     );
   };
 
   return {
-    open: (host) => open(host),
+    open,
     close() {
       const end = unsubscribe;
       unsubscribe = undefined;
