@@ -38,6 +38,11 @@ export class TestHub {
     return new TestConvexClient(this, this.t.withIdentity({ subject }));
   }
 
+  /** How many `onUpdate` subscriptions are open. */
+  get watchCount(): number {
+    return this.#watches.size;
+  }
+
   add(watch: Watch): void {
     this.#watches.add(watch);
   }
