@@ -24,7 +24,9 @@ step "import cycles (TypeScript)" node node_modules/madge/bin/cli.js --circular 
 # Includes the deterministic simulation (500 seeds; SYNCLANE_SIM_SEEDS=N for more).
 step "native tests (core, simulation)" cargo test --workspace
 # The Convex functions (js/src/convex/server) on convex-test's in-memory backend, the golden
-# vectors the core test above checks among them; type-checked as an app's convex/ folder.
+# vectors the core test above checks among them, and ConvexSyncProvider over a client of that
+# backend (the conformance kit among its tests); type-checked as an app's convex/ folder, with
+# the check that ConvexClient fits the provider's client type.
 step "Convex functions (convex-test)" \
   bash -c 'node node_modules/typescript/bin/tsc -p tests/convex && node node_modules/vitest/vitest.mjs run --root tests/convex'
 step "browser tests (wasm-pack, headless Chromium)" \
