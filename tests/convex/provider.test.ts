@@ -105,6 +105,17 @@ describe('push is cut to Convex’s limits, results in the batch’s order', () 
     expect(result.serverVersion).toBe(7);
   });
 
+  test('by op count under the default limit: 1001 ops make a call of 1000 and one of 1', async () => {
+    const hub = await hubWithMember();
+    const provider = providerOn(hub);
+    const device = new TestDevice('default-count');
+    const ops = Array.from({ length: 1001 }, (_, i) => device.put('items', `d${i}`, 1));
+    const result = await provider.push({ scope, deviceId: device.deviceId, ops });
+    expect(mutations(hub).map((call) => (call.args['ops'] as unknown[]).length)).toEqual([1000, 1]);
+    expect(result.results.map((r) => r.opId)).toEqual(ops.map((op) => op.stamp.opId));
+    expect(result.serverVersion).toBe(1001);
+  });
+
   test('by bytes: ten 900 kB payloads (9 MB) go in two calls under the default 8 MiB of arguments', async () => {
     const hub = await hubWithMember();
     const provider = providerOn(hub);
@@ -234,6 +245,38 @@ describe('subscriptions', () => {
     expect(stopped).toBe(1);
     emit({ version: 20, epoch: 'e2' });
     expect(hints).toHaveLength(3);
+  });
+
+  test('dispose while a subscription waits for its first head fails it with closed at once', async () => {
+    let stopped = 0;
+    const client: ConvexClientLike = {
+      query: () => Promise.reject(new Error('unused')),
+      mutation: () => Promise.reject(new Error('unused')),
+      onUpdate: () => () => {
+        stopped += 1;
+      },
+    };
+    const provider = new ConvexSyncProvider({ client, functions: api.synclane });
+    const pending = failure(provider.subscribe(scope, ['items'], () => undefined));
+    provider.dispose();
+    const error = (await pending) as SyncError;
+    expect(error.code).toBe('closed');
+    expect(stopped).toBe(1);
+  });
+
+  test('a head that never comes fails subscribe with timeout and ends the watch', async () => {
+    let stopped = 0;
+    const client: ConvexClientLike = {
+      query: () => Promise.reject(new Error('unused')),
+      mutation: () => Promise.reject(new Error('unused')),
+      onUpdate: () => () => {
+        stopped += 1;
+      },
+    };
+    const provider = new ConvexSyncProvider({ client, functions: api.synclane, subscribeTimeoutMs: 20 });
+    const error = (await failure(provider.subscribe(scope, ['items'], () => undefined))) as SyncError;
+    expect(error.code).toBe('timeout');
+    expect(stopped).toBe(1);
   });
 
   test('a head query that fails before its first result fails subscribe with the mapped code', async () => {

@@ -53,6 +53,8 @@ export class HeadSubscription {
   #seen: number | undefined;
   #epoch: string | undefined;
   #deliveries: Promise<void> = Promise.resolve();
+  /** Fails a `start` still waiting for its first head. */
+  #abort: ((error: SyncError) => void) | undefined;
 
   constructor(host: HeadHost, workspaceId: string, tables: string[], onChanges: (changes: SyncChange[]) => void) {
     this.#host = host;
@@ -87,6 +89,7 @@ export class HeadSubscription {
           reject(error);
         } else resolve();
       };
+      this.#abort = settle;
       try {
         this.#stop = watch(
           (result) => {
@@ -123,6 +126,9 @@ export class HeadSubscription {
     this.#active = false;
     this.#end();
     this.#host.ended(this);
+    const abort = this.#abort;
+    this.#abort = undefined;
+    abort?.(new SyncError('closed', 'subscribe: ended before the first head arrived'));
   }
 
   #end(): void {
