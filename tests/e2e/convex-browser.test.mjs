@@ -38,6 +38,7 @@ let standin;
 let bundleDir;
 let url;
 let remoteClient;
+let remoteRef;
 const contexts = [];
 
 before(async () => {
@@ -59,7 +60,9 @@ before(async () => {
     assert.ok(TOKENS.a && TOKENS.b, 'CONVEX_URL needs CONVEX_TOKEN_A and CONVEX_TOKEN_B');
     url = REMOTE;
     const { ConvexHttpClient } = await import('convex/browser');
-    remoteClient = new ConvexHttpClient(url);
+    const { makeFunctionReference } = await import('convex/server');
+    remoteRef = (name) => makeFunctionReference(`synclane:${name}`);
+    remoteClient = new ConvexHttpClient(url, { skipConvexDeploymentUrlCheck: true });
     remoteClient.setAuth(TOKENS.a);
   } else {
     standin = await startConvexStandin();
@@ -91,7 +94,7 @@ async function until(what, check, timeoutMs = 15_000, describe = async () => '')
 
 /** Runs a query of the functions as device A's user. */
 function serverQuery(name, args) {
-  return REMOTE ? remoteClient.query(name, args) : standin.query(`synclane:${name}`, args, USERS.a);
+  return REMOTE ? remoteClient.query(remoteRef(name), args) : standin.query(`synclane:${name}`, args, USERS.a);
 }
 
 /** Every record the functions hold for the workspace, as `id=text` (puts) or with its stamp. */

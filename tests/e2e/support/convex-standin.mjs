@@ -8,7 +8,8 @@
 // out), `ModifyQuerySet` (`Add` / `Remove`), `Mutation`, `Action` (always fails: the test app
 // has none) and `Event` (ignored). Server messages sent: `Transition` (startVersion → endVersion
 // over querySet, identity and ts, with `QueryUpdated` / `QueryFailed` / `QueryRemoved`),
-// `MutationResponse` and `Ping`. Values travel as `convexToJson`, a ts as the base64 of a
+// `MutationResponse` and `Ping`. `ConvexHttpClient`'s POST /api/query and /api/mutation are
+// answered too. Values travel as `convexToJson`, a ts as the base64 of a
 // little-endian u64. Every function call runs one at a time (as Convex's transactions are
 // serializable), and after each mutation every socket's queries are re-run and a Transition
 // with the new ts is sent to each (the updates of the queries whose results changed).
@@ -335,9 +336,41 @@ export async function startConvexStandin({ port = 0 } = {}) {
     return conn;
   }
 
-  const server = createServer((request, response) => {
-    response.writeHead(404, { 'content-type': 'text/plain' });
-    response.end('the convex stand-in answers only /api/<version>/sync\n');
+  // ConvexHttpClient's one-shot calls: POST /api/query and /api/mutation.
+  const server = createServer(async (request, response) => {
+    const kind = request.method === 'POST' && { '/api/query': 'query', '/api/mutation': 'mutation' }[new URL(request.url, 'http://x').pathname];
+    if (!kind) {
+      response.writeHead(404, { 'content-type': 'text/plain' });
+      response.end('the convex stand-in answers /api/<version>/sync, /api/query and /api/mutation\n');
+      return;
+    }
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    const answer = (status, body) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    try {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+      const subject = bearer ? (jwtPayload(bearer)?.sub ?? null) : null;
+      const args = jsonToConvex(body.args?.[0] ?? {});
+      let value;
+      if (kind === 'query') value = await serial(() => asSubject(subject).query(ref(body.path), args));
+      else {
+        value = await serial(async () => {
+          calls.push({ udfPath: body.path, args, subject });
+          const result = await asSubject(subject).mutation(ref(body.path), args);
+          ts += 1;
+          return result;
+        });
+        for (const conn of connections) conn.flush();
+      }
+      answer(200, { status: 'success', value: convexToJson(value ?? null), logLines: [] });
+    } catch (error) {
+      const { message, errorData } = errorParts(error);
+      answer(560, { status: 'error', errorMessage: message, logLines: [], ...(errorData !== undefined && { errorData }) });
+    }
   });
   server.on('upgrade', (request, socket) => {
     const key = request.headers['sec-websocket-key'];
@@ -387,8 +420,15 @@ export async function startConvexStandin({ port = 0 } = {}) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // Alone: `PORT` (default a free one); `MEMBERS=workspace:user,...` seeds writer members and
+  // prints a token for each user.
   const standin = await startConvexStandin({ port: Number(process.env.PORT ?? 0) });
+  const members = (process.env.MEMBERS ?? '').split(',').filter(Boolean).map((m) => m.split(':'));
+  await standin.run(async (ctx) => {
+    for (const [workspaceId, user] of members) await ctx.db.insert('members', { user, workspaceId, role: 'writer' });
+  });
   console.log(standin.url);
+  for (const user of new Set(members.map(([, user]) => user))) console.log(`${user} ${tokenFor(user)}`);
   const stop = () => standin.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
