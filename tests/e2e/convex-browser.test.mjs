@@ -29,8 +29,10 @@ import { startConvexStandin, tokenFor } from './support/convex-standin.mjs';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const REMOTE = process.env.CONVEX_URL;
 const WORKSPACE = process.env.CONVEX_WORKSPACE ?? `convex-e2e-${Date.now()}`;
-const USERS = { a: 'alice', b: 'bob' };
-const TOKENS = REMOTE ? { a: process.env.CONVEX_TOKEN_A, b: process.env.CONVEX_TOKEN_B } : { a: tokenFor(USERS.a), b: tokenFor(USERS.b) };
+const USERS = { a: 'alice', b: 'bob', c: 'carol' };
+const TOKENS = REMOTE
+  ? { a: process.env.CONVEX_TOKEN_A, b: process.env.CONVEX_TOKEN_B }
+  : { a: tokenFor(USERS.a), b: tokenFor(USERS.b), c: tokenFor(USERS.c) };
 
 let statics;
 let browser;
@@ -68,7 +70,7 @@ before(async () => {
     standin = await startConvexStandin();
     url = standin.url;
     await standin.run(async (ctx) => {
-      for (const user of Object.values(USERS)) await ctx.db.insert('members', { user, workspaceId: WORKSPACE, role: 'writer' });
+      for (const user of [USERS.a, USERS.b]) await ctx.db.insert('members', { user, workspaceId: WORKSPACE, role: 'writer' });
     });
   }
   statics = await startStaticServer(root, { mounts: { '/convex-bundle/': bundleDir } });
@@ -280,4 +282,14 @@ test('a push whose acknowledgement is lost is sent again and stored once', { ski
   assert.equal((await serverQuery('head', { workspaceId: WORKSPACE })).version, headBefore + 1, 'one new server version');
   assert.ok((await serverRecords()).includes('acked=once'));
   for (const device of [a, b]) assert.deepEqual(device.errors, [], `${device.name}: no page errors`);
+});
+
+test('a signed-in user who is not a member is refused by the app’s authorize and gets nothing', { skip: REMOTE ? 'needs a token of a non-member' : false }, async () => {
+  const c = await openDevice('c');
+  await c.page.evaluate(() => window.engine.start());
+  await until('C is refused', async () => (await c.log()).errors.some((e) => e.code === 'forbidden'), 15_000, async () => JSON.stringify(await c.log()));
+  assert.deepEqual((await c.state()).view, [], 'C received nothing of the workspace');
+  assert.equal((await serverRecords()).length, 6, 'the members’ records are all still there');
+  assert.deepEqual(c.errors, [], 'no page errors');
+  await c.context.close();
 });

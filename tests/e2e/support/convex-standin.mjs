@@ -4,8 +4,8 @@
 // test app of tests/convex (its schema and functions, bundled here with esbuild).
 //
 // Client messages answered: `Connect` (nothing is sent back), `Authenticate` (`User` tokens are
-// JWTs whose payload is decoded unverified; `sub` becomes the identity's subject; `None` signs
-// out), `ModifyQuerySet` (`Add` / `Remove`), `Mutation`, `Action` (always fails: the test app
+// JWTs whose payload is decoded unverified; `sub` becomes the identity's subject, a token that
+// does not decode runs signed out; `None` signs out), `ModifyQuerySet` (`Add` / `Remove`), `Mutation`, `Action` (always fails: the test app
 // has none) and `Event` (ignored). Server messages sent: `Transition` (startVersion → endVersion
 // over querySet, identity and ts, with `QueryUpdated` / `QueryFailed` / `QueryRemoved`),
 // `MutationResponse` and `Ping`. `ConvexHttpClient`'s POST /api/query and /api/mutation are
