@@ -273,7 +273,10 @@ export class SyncRunner {
       this.#state.syncing = false;
       this.#session.progress = undefined;
       report.cursor = ((await this.#core.cursorState()) as { cursor: number }).cursor;
-      await this.#scheduleRetries();
+      // Ops wait for their backoff only once a push tried them. A job that failed before its
+      // push leaves them due now: waking for them would rerun the failing job at once, in a
+      // loop; the failure schedules its own retry (above) or waits for the next trigger.
+      if (!report.error) await this.#scheduleRetries();
     }
     return report;
   }

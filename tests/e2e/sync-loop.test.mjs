@@ -290,3 +290,41 @@ test('plan() tells what the next sync would push and what a rescan would change,
   assert.deepEqual(result.completed, { created: 1, updated: 1, deleted: 1, kept: 3 }, 'the rescan did what the plan said');
   assert.deepEqual(result.final, ['r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8']);
 });
+
+test('a catch-up that keeps failing does not rerun at once for the ops it never pushed: a permanent failure waits, a transient one retries each second', async () => {
+  const result = await inPage(async () => {
+    const { MemorySyncProvider, MemorySyncServer, SyncError } = window.synclane;
+    const counts = {};
+    const failing = (code) => {
+      const real = new MemorySyncProvider({ server: new MemorySyncServer() });
+      counts[code] = 0;
+      return window.providerWith(real, {
+        pull: async () => {
+          counts[code]++;
+          throw new SyncError(code, `pull refused (${code})`);
+        },
+      });
+    };
+    const out = {};
+    for (const code of ['forbidden', 'network']) {
+      const device = await window.openDevice(`failing-${code}`, failing(code), { sync: { intervalMs: 3_600_000 } });
+      const errors = [];
+      device.hooks.on('sync.error:action', (e) => errors.push(e.error.code));
+      // A write waits in the outbox, due at once: it is never tried while the pull fails.
+      await device.put('notes', { id: 'waiting', text: 'never pushed' });
+      device.start();
+      await window.until('the first failure', () => counts[code] > 0);
+      await window.sleep(1500);
+      await device.stop();
+      out[code] = { pulls: counts[code], errors, pending: (await device.outbox()).totals.count };
+      await device.close();
+    }
+    return out;
+  });
+  // Before: each failed job woke the loop again for the due op, a few milliseconds later.
+  assert.ok(result.forbidden.pulls <= 3, `forbidden: ${JSON.stringify(result.forbidden)}`);
+  assert.deepEqual(result.forbidden.errors, ['forbidden'], 'reported once');
+  assert.ok(result.network.pulls >= 2 && result.network.pulls <= 4, `network: ${JSON.stringify(result.network)}`);
+  assert.equal(result.forbidden.pending, 1);
+  assert.equal(result.network.pending, 1);
+});
