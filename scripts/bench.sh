@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: synclane's release build against a hand-written IndexedDB floor,
 # Dexie with a hand-written outbox and TinyBase, in headless Chromium. Prints a table and
-# writes dist/bench/results.json. Knobs: see bench/README.md (BENCH_RUNS, ...).
+# writes dist/bench/results.json; then the Convex cost table (bench/convex-cost.mjs). Knobs: see bench/README.md (BENCH_RUNS, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +15,8 @@ if [ ! -d node_modules/dexie ] || [ ! -d node_modules/tinybase ] || [ ! -d node_
   echo "bench: node modules are missing: run scripts/setup.sh (or npm ci) first" >&2
   exit 1
 fi
-exec node bench/run.mjs "$@"
+status=0
+node bench/run.mjs "$@" || status=$?
+# The Convex cost table: counts on convex-test (no browser), added to the same results.json.
+node bench/convex-cost.mjs || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+exit "$status"

@@ -5,6 +5,7 @@
 import { anyApi } from 'convex/server';
 import type { ApiFromModules, FilterApi, FunctionReference } from 'convex/server';
 import type * as closed from '../closed.js';
+import type * as counted from '../counted.js';
 import type * as open from '../open.js';
 import type * as smallPages from '../smallPages.js';
 import type * as synclane from '../synclane.js';
@@ -12,6 +13,7 @@ import type * as synclaneDefaults from '../synclaneDefaults.js';
 
 declare const fullApi: ApiFromModules<{
   closed: typeof closed;
+  counted: typeof counted;
   open: typeof open;
   smallPages: typeof smallPages;
   synclane: typeof synclane;
