@@ -55,7 +55,7 @@ export function captureOp(list, tableName, pk, op, stamp, replacedOpId) {
 export function appliedChange(tableName, pk, op, serverVersion) {
   return { tableName, pk, op: OPS[op], serverVersion };
 }
-function jsonBytes(value) {
+export function jsonBytes(value) {
   let text;
   try {
     text = JSON.stringify(value);
@@ -99,6 +99,10 @@ extern "C" {
         meta: &JsValue,
         measure: bool,
     ) -> Result<f64, JsValue>;
+    /// The UTF-8 length of a value's JSON, as an outbox entry counts its payload (0 for a value
+    /// JSON cannot express, such as a BigInt).
+    #[wasm_bindgen(js_name = jsonBytes)]
+    pub fn json_bytes(value: &JsValue) -> f64;
     #[wasm_bindgen(js_name = storedTombstone)]
     pub fn stored_tombstone(table_name: &JsValue, pk: &JsValue, meta: &JsValue, deleted_at: f64) -> JsValue;
     /// Puts an outbox entry into `store`; `stamp` is a [`stored_meta`] without a server version.

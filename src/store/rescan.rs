@@ -3,18 +3,18 @@
 //! after a server reset, what the server lost is queued again. The same plan, read-only, is
 //! `plan({ rescan: true })`.
 
-use super::js_objects::JsStrings;
+use super::js_objects::{self, JsStrings};
 use super::records::{
     app_record, from_stored, local_version, put_new_entry, put_record, stamp_to_js, stored_tombstone,
     LocalVersion, StoredEntry, Tombstone,
 };
 use super::rows::{
-    epoch_from_row, read_state, read_state_request, totals_from_row, write_cursor, write_epoch, write_totals,
-    StagingState, CURSOR_STATE, OUTBOX_TOTALS, SERVER_EPOCH, STAGING_STATE,
+    epoch_from_row, parse_state, read_state_request, totals_from_row, write_cursor, write_epoch,
+    write_totals, StagingState, CURSOR_STATE, OUTBOX_TOTALS, SERVER_EPOCH, STAGING_STATE,
 };
 use super::schema::{PENDING_OPS, STAGING, SYNC_STATE, TOMBSTONES};
 use super::staging::empty_staging;
-use super::tx::{in_tx, object_store, BatchTables};
+use super::tx::{in_tx, object_store, read_result, BatchTables};
 use super::Store;
 use crate::idb;
 use crate::payload::JsPayload;
@@ -54,6 +54,8 @@ pub struct ResetReport {
 /// keys with pending ops.
 struct LocalSet {
     metas: Vec<RecordMeta>,
+    /// The stored object of each live record, beside its meta (a reset republishes from them).
+    records: Vec<JsValue>,
     pending_keys: HashSet<RecordKey>,
 }
 
@@ -73,6 +75,7 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
     let tombstones = Array::from(&idb::request(&tomb_req, "reading tombstones").await?);
     let pending = Array::from(&idb::request(&pending_req, "reading the outbox").await?);
     let mut metas: Vec<RecordMeta> = Vec::new();
+    let mut records = Vec::new();
     for (table, req) in table_reqs {
         for record in Array::from(&idb::request(&req, "reading records").await?).iter() {
             if let LocalVersion::Live(meta) = local_version(&record, &JsValue::UNDEFINED)? {
@@ -83,6 +86,7 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
                     stamp: meta.stamp(),
                     deleted: false,
                 });
+                records.push(record);
             }
         }
     }
@@ -101,7 +105,7 @@ async fn read_local(store: &Store, tx: &IdbTransaction) -> SyncResult<LocalSet> 
         let entry: StoredEntry = from_stored(entry, "outbox entry")?;
         pending_keys.insert(RecordKey::new(&entry.table_name, &entry.pk));
     }
-    Ok(LocalSet { metas, pending_keys })
+    Ok(LocalSet { metas, records, pending_keys })
 }
 
 /// The server's set, one change per key (the last one in server order wins, as pulled pages
@@ -161,17 +165,25 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
     stores.extend([SYNC_STATE, STAGING, TOMBSTONES, PENDING_OPS]);
     let tx = store.transaction(&stores, true)?;
     in_tx!(&tx, "swapping in a rescan", async {
-        let state: StagingState = read_state(&tx, STAGING_STATE).await?.unwrap_or_default();
+        // Every read goes out before any is awaited: requests finish in order, so once the
+        // local set is read the state rows and the staging are answered too.
+        let state_req = read_state_request(&tx, STAGING_STATE)?;
+        let cursor_req = read_state_request(&tx, CURSOR_STATE)?;
+        let epoch_req = read_state_request(&tx, SERVER_EPOCH)?;
+        let staged_req = get_all(&tx, STAGING)?;
+        let LocalSet { metas: local, records, pending_keys } = read_local(store, &tx).await?;
+        let state: StagingState =
+            parse_state(read_result(Some(state_req), "reading sync state")?, STAGING_STATE)?
+                .unwrap_or_default();
         if !state.complete {
             return Err(SyncError::invalid_argument("the staged set is not complete"));
         }
-        let mut cursor: CursorState = read_state(&tx, CURSOR_STATE).await?.unwrap_or_default();
-        let epoch_req = read_state_request(&tx, SERVER_EPOCH)?;
-        let known_epoch = epoch_from_row(&idb::request(&epoch_req, "reading sync state").await?);
+        let mut cursor: CursorState =
+            parse_state(read_result(Some(cursor_req), "reading sync state")?, CURSOR_STATE)?
+                .unwrap_or_default();
+        let known_epoch = epoch_from_row(&read_result(Some(epoch_req), "reading sync state")?);
         let reset =
             cursor.server_was_reset(state.next_cursor, known_epoch.as_deref(), state.epoch.as_deref());
-        let staged_req = get_all(&tx, STAGING)?;
-        let LocalSet { metas: local, pending_keys } = read_local(store, &tx).await?;
         let staged = Array::from(&idb::request(&staged_req, "reading the staging").await?);
         let staged_changes = staged
             .iter()
@@ -221,7 +233,8 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
             changed.push((meta.key.table.clone(), meta.key.pk.clone()));
         }
         let reset = if reset {
-            let mut report = republish_versions(&tx, &tables, &republish, &mut strings, now_ms).await?;
+            let mut report =
+                republish_versions(&tx, &local, records, &republish, &mut strings, now_ms).await?;
             report.previous_cursor = cursor.cursor;
             cursor.complete_reset(state.next_cursor)?;
             Some(report)
@@ -241,9 +254,12 @@ pub async fn complete(store: &Store, now_ms: u64) -> SyncResult<RescanReport> {
 /// Queues the local versions a reset server lost, each as the op that wrote it (its own stamp,
 /// so the server's conflict rule and op-id dedup treat it like the original push), in the
 /// swap's transaction: they reach the outbox together with the new cursor, or neither does.
+/// Payloads come from the records the local set read (`records[i]` is `local[i]`'s object:
+/// live records come first), so nothing is read twice.
 async fn republish_versions(
     tx: &IdbTransaction,
-    tables: &BatchTables,
+    local: &[RecordMeta],
+    records: Vec<JsValue>,
     republish: &[RecordMeta],
     strings: &mut JsStrings,
     now_ms: u64,
@@ -253,30 +269,23 @@ async fn republish_versions(
         return Ok(report);
     }
     let totals_req = read_state_request(tx, OUTBOX_TOTALS)?;
-    // Every record's read goes out before any is awaited: one round trip.
-    let reads = republish
+    // Keyed like the store's other record maps, so the wasm holds one map type for them all.
+    let slots: HashMap<(String, String), usize> = local[..records.len()]
         .iter()
-        .map(|meta| match meta.deleted {
-            true => Ok(None),
-            false => tables
-                .get(&meta.key.table)
-                .get(&JsValue::from_str(&meta.key.pk))
-                .map(Some)
-                .map_err(|e| idb::storage_error("reading a record", &e)),
-        })
-        .collect::<SyncResult<Vec<_>>>()?;
+        .enumerate()
+        .map(|(i, m)| ((m.key.table.clone(), m.key.pk.clone()), i))
+        .collect();
     let mut totals = totals_from_row(idb::request(&totals_req, "reading sync state").await?)?;
     let pending = object_store(tx, PENDING_OPS)?;
-    for (meta, read) in republish.iter().zip(reads) {
-        let payload = match &read {
-            Some(req) => Some(app_record(idb::request(req, "reading a record").await?, false)),
-            None => None,
+    for meta in republish {
+        let payload = match meta.deleted {
+            true => None,
+            false => slots
+                .get(&(meta.key.table.clone(), meta.key.pk.clone()))
+                .map(|&slot| app_record(records[slot].clone(), false)),
         };
-        let payload_size = payload
-            .as_ref()
-            .and_then(|p| js_sys::JSON::stringify(p).ok())
-            .map_or(0, |text| u64::from(text.length()));
-        // Counted as a local write counts it.
+        // Counted as a local write counts it: the UTF-8 length of the payload's JSON.
+        let payload_size = payload.as_ref().map_or(0, |p| js_objects::json_bytes(p) as u64);
         let entry = StoredEntry::pending(
             None,
             meta.key.table.clone(),
