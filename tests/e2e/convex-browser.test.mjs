@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { startStaticServer } from '../../scripts/static-server.mjs';
 import { launchBrowser } from './support/browser.mjs';
+import { until as waitUntil } from './support/wait.mjs';
 import { startConvexStandin, tokenFor } from './support/convex-standin.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -85,14 +86,8 @@ after(async () => {
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
 
-async function until(what, check, timeoutMs = 15_000, describe = async () => '') {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${await describe()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Waits default to 15 s in this file.
+const until = (what, check, timeoutMs = 15_000, describe) => waitUntil(what, check, timeoutMs, describe);
 
 /** Runs a query of the functions as device A's user. */
 function serverQuery(name, args) {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStaticServer } from '../../scripts/static-server.mjs';
 import { launchBrowser } from './support/browser.mjs';
+import { until } from './support/wait.mjs';
 import { pullLatest, startSyncServer, tempDir, SERVER_BINARY } from '../../scripts/sync-server.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,15 +45,6 @@ after(async () => {
   await sync?.stop();
   temp?.remove();
 });
-
-async function until(what, check, timeoutMs = 10_000, describe = async () => '') {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${await describe()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The server's view, through its admin and protocol endpoints. */
 async function serverStats() {
