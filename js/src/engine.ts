@@ -30,23 +30,6 @@ import type {
   WriteOp,
 } from './types/engine.js';
 
-export type {
-  CapturedOp,
-  ConflictRecord,
-  CursorState,
-  EngineInspection,
-  IndexSchema,
-  OutboxEntry,
-  PlannedVersion,
-  RecordQuery,
-  RescanPlan,
-  SyncEngineOptions,
-  SyncPlan,
-  TableSchema,
-  WatchEvent,
-  WriteOp,
-} from './types/engine.js';
-
 /** The sync engine of one workspace. */
 export class SyncEngine {
   /** Lifecycle and sync events; `on` returns an unsubscribe function. */

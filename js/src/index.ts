@@ -99,5 +99,5 @@ export type {
   TableSchema,
   WatchEvent,
   WriteOp,
-} from './engine.js';
-export type { SyncDecision, SyncLoopOptions, SyncReport, SyncStatus } from './sync-runner.js';
+} from './types/engine.js';
+export type { SyncDecision, SyncLoopOptions, SyncReport, SyncStatus } from './types/sync.js';

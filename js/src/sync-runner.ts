@@ -30,7 +30,6 @@ import { emit, type Announce, type SyncSession } from './sync/session.js';
 import { RECONNECT_MS, subscription, type Subscription } from './sync/subscription.js';
 import { wakeups } from './sync/wakeups.js';
 
-export type { SyncDecision, SyncLoopOptions, SyncReport, SyncStatus } from './types/sync.js';
 
 interface PolicyState {
   hasProvider: boolean;
