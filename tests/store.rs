@@ -741,6 +741,38 @@ async fn a_rescan_of_the_same_server_is_no_reset_and_deletes_what_it_purged() {
 }
 
 #[wasm_bindgen_test]
+async fn a_malformed_rescan_page_is_refused_and_leaves_the_staging_as_it_was() {
+    let engine = open(&unique("bad-page"), NOTES).await;
+    let first = format!("[{}]", change("a", "put", 1, 1, "o1", "a"));
+    wait(engine.apply_remote(js(&first), 1.0, false, Some("e1".into()))).await.unwrap();
+    wait(engine.begin_rescan()).await.unwrap();
+    let page = first;
+    wait(engine.stage_rescan_page(js(&page), staged(0.0, 1.0, true, None, 0.0, Some("e1")))).await.unwrap();
+    for bad in [
+        r#"{"fromCursor":"one","nextCursor":2,"hasMore":false}"#,
+        r#"{"fromCursor":1,"nextCursor":2}"#,
+        r#"{"fromCursor":1,"nextCursor":2,"hasMore":false,"epoch":7}"#,
+        r#"null"#,
+    ] {
+        let err = wait(engine.stage_rescan_page(js("[]"), js(bad))).await.unwrap_err();
+        assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_argument"), "{bad}");
+    }
+    // A page of another epoch than the staged ones: the server was replaced mid-rescan.
+    let other = format!("[{}]", change("b", "put", 1, 2, "o2", "b"));
+    let err = wait(engine.stage_rescan_page(js(&other), staged(1.0, 2.0, false, None, 0.0, Some("e2"))))
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("cursor_expired"));
+    // Nothing of the refused pages was staged: the right next page still completes the set.
+    let state = wait(engine.stage_rescan_page(js(&other), staged(1.0, 2.0, false, None, 0.0, Some("e1"))))
+        .await
+        .unwrap();
+    assert_eq!(get(&state, "received").as_f64(), Some(2.0));
+    assert_eq!(get(&state, "complete").as_bool(), Some(true));
+    engine.close();
+}
+
+#[wasm_bindgen_test]
 async fn old_tombstones_covered_by_the_cursor_are_collected() {
     let engine = open(&unique("gc"), NOTES).await;
     let batch =
